@@ -1,0 +1,630 @@
+package actor
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stark-rt/stark/host/clock"
+	"github.com/stark-rt/stark/host/sched"
+)
+
+// cellState is where a cell is in its life. Only the cell's own turn
+// changes it, always under c.mu, so senders read it under the same lock.
+type cellState uint8
+
+const (
+	stateRunning   cellState = iota // handling messages
+	stateSuspended                  // failed (or restarting): queueing, not handling
+	stateDraining                   // graceful stop: handling what is queued, refusing new messages
+	stateStopping                   // waiting for children to terminate
+	stateStopped                    // terminal
+)
+
+type sysKind uint8
+
+const (
+	sysStart sysKind = iota
+	sysStop
+	sysKill
+	sysRestart
+	sysSuspend
+	sysResume
+	sysChildFailed
+	sysChildTerminated
+)
+
+// sysMsg travels in the system lane, which is always handled before user
+// messages and is never limited by the mailbox capacity.
+type sysMsg struct {
+	kind  sysKind
+	child *cell
+	err   error
+}
+
+// cell is one actor: its mailbox, its current instance, its place in the
+// supervision tree. It is the sched.Task the scheduler runs.
+type cell struct {
+	sys      *System
+	ref      Ref
+	parent   *cell
+	producer Producer
+	actor    Actor // owned by the cell's turn
+	ctx      Context
+
+	mu        sync.Mutex
+	state     cellState
+	scheduled bool // queued in the scheduler or running
+	overflow  Overflow
+	capacity  int32
+	size      int32 // user messages accepted and not yet finished, under mu
+	inbox     []Envelope
+	sysq      []sysMsg
+	hasSys    atomic.Bool // len(sysq) > 0, readable without the lock
+	accepted  uint64      // under mu
+
+	// Owned by the cell's turn.
+	batch []Envelope
+	bi    int
+	done  int32 // finished messages not yet subtracted from size
+
+	processed    atomic.Uint64
+	deadLettered atomic.Uint64
+
+	// Children, in start order; guarded by this cell's mu. A child's
+	// prev/next are guarded by its parent's mu.
+	firstChild, lastChild *cell
+	prevSib, nextSib      *cell
+	nchildren             int
+
+	ext *cellExt // rarely used fields, under mu
+}
+
+// cellExt holds what most actors never use, to keep idle actors small.
+type cellExt struct {
+	name            string
+	waitTimeout     time.Duration
+	shutdownTimeout time.Duration
+	supervisor      Supervisor
+	watchers        []Ref
+	spaceCh         chan struct{} // closed when room appears, for OverflowWait senders
+	stopReason      error
+	restartPending  bool
+	killTimer       clock.Timer
+}
+
+func (c *cell) extLocked() *cellExt {
+	if c.ext == nil {
+		c.ext = &cellExt{}
+	}
+	return c.ext
+}
+
+// supervisor returns who decides for c's children: the spawn option, else
+// the actor itself when it implements Supervisor, else the system default.
+func (c *cell) supervisor() Supervisor {
+	if c.ext != nil && c.ext.supervisor != nil {
+		return c.ext.supervisor
+	}
+	if s, ok := c.actor.(Supervisor); ok {
+		return s
+	}
+	return c.sys.defaultSupervisor
+}
+
+func (c *cell) restartPending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ext != nil && c.ext.restartPending
+}
+
+func (c *cell) schedule(w *sched.Worker) {
+	if w != nil {
+		w.Schedule(c)
+	} else {
+		c.sys.sched.Submit(c)
+	}
+}
+
+// push queues a user message. It returns errDropped when the drop policy
+// applied; any error means the message was not accepted.
+func (c *cell) push(w *sched.Worker, env *Envelope, try, force bool) error {
+	c.mu.Lock()
+	for {
+		if c.state >= stateDraining {
+			c.mu.Unlock()
+			return ErrStopped
+		}
+		if force || c.size < c.capacity {
+			break
+		}
+		if try || c.overflow == OverflowFail {
+			c.mu.Unlock()
+			return ErrMailboxFull
+		}
+		if c.overflow == OverflowDrop {
+			c.mu.Unlock()
+			return errDropped
+		}
+		if !c.waitForSpace() { // unlocks and relocks
+			c.mu.Unlock()
+			return fmt.Errorf("%w: waited for room", ErrMailboxFull)
+		}
+	}
+	c.inbox = append(c.inbox, *env)
+	c.size++
+	c.accepted++
+	wake := !c.scheduled && c.state == stateRunning
+	if wake {
+		c.scheduled = true
+	}
+	c.mu.Unlock()
+	if wake {
+		c.schedule(w)
+	}
+	return nil
+}
+
+var errDropped = errors.New("stark: dropped by overflow policy")
+
+// waitForSpace blocks (c.mu held on entry and exit) until the consumer
+// frees room or the wait timeout passes. It reports false on timeout.
+func (c *cell) waitForSpace() bool {
+	ext := c.extLocked()
+	if ext.spaceCh == nil {
+		ext.spaceCh = make(chan struct{})
+	}
+	ch := ext.spaceCh
+	d := ext.waitTimeout
+	if d <= 0 {
+		d = c.sys.askTimeout
+	}
+	c.mu.Unlock()
+	expired := make(chan struct{})
+	t := c.sys.clock.AfterFunc(d, func() { close(expired) })
+	ok := true
+	select {
+	case <-ch:
+		t.Stop()
+	case <-expired:
+		ok = false
+	}
+	c.mu.Lock()
+	return ok
+}
+
+// pushSys queues a system message; it is dropped if the cell already stopped.
+func (c *cell) pushSys(w *sched.Worker, m sysMsg) bool {
+	c.mu.Lock()
+	if c.state == stateStopped {
+		c.mu.Unlock()
+		return false
+	}
+	c.sysq = append(c.sysq, m)
+	c.hasSys.Store(true)
+	wake := !c.scheduled
+	c.scheduled = true
+	c.mu.Unlock()
+	if wake {
+		c.schedule(w)
+	}
+	return true
+}
+
+// Run is the cell's turn on a scheduler worker: system messages first, then
+// up to the budget of user messages. It reports whether work is left.
+func (c *cell) Run(w *sched.Worker) bool {
+	c.ctx.w = w
+	budget := c.sys.budget
+	for budget > 0 {
+		if c.hasSys.Load() {
+			c.runSystem()
+			budget--
+			continue
+		}
+		if c.state != stateRunning && c.state != stateDraining {
+			break
+		}
+		env := c.next()
+		if env == nil {
+			if c.state == stateDraining {
+				c.beginStopping(ErrStopped, false)
+				continue
+			}
+			break
+		}
+		c.invoke(env)
+		budget--
+	}
+	c.ctx.w = nil
+
+	c.mu.Lock()
+	c.size -= c.done
+	c.done = 0
+	if c.ext != nil && c.ext.spaceCh != nil && c.size < c.capacity {
+		close(c.ext.spaceCh)
+		c.ext.spaceCh = nil
+	}
+	more := len(c.sysq) > 0 || (c.size > 0 && (c.state == stateRunning || c.state == stateDraining))
+	c.scheduled = more
+	c.mu.Unlock()
+	return more
+}
+
+// keepBatch is how many envelopes a mailbox's two buffers may keep between
+// bursts (up to the mailbox capacity): regrowing them under the lock on
+// every swap would make senders queue behind the copying.
+const keepBatch = 8192
+
+// next returns the next user message, swapping in the senders' inbox when
+// the batch in hand is used up. The pointer stays valid until the next call.
+func (c *cell) next() *Envelope {
+	if c.bi < len(c.batch) {
+		e := &c.batch[c.bi]
+		c.bi++
+		return e
+	}
+	clear(c.batch) // drop references held by handled messages
+	if cap(c.batch) > keepBatch && cap(c.batch) > int(c.capacity) {
+		c.batch = nil // let an unusually large burst's memory go
+	}
+	c.batch, c.bi = c.batch[:0], 0
+	c.mu.Lock()
+	c.batch, c.inbox = c.inbox, c.batch
+	c.mu.Unlock()
+	if len(c.batch) == 0 {
+		return nil
+	}
+	c.bi = 1
+	return &c.batch[0]
+}
+
+func (c *cell) invoke(env *Envelope) {
+	c.ctx.env = env
+	err := c.receive(env)
+	c.ctx.env = nil
+	c.done++
+	if err != nil {
+		c.sys.deadLetter(env, c, err)
+		c.deadLettered.Add(1)
+		c.sys.failures.Add(1)
+		c.fail(err)
+		return
+	}
+	env.releasePayload()
+	c.processed.Add(1)
+}
+
+func (c *cell) receive(env *Envelope) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Failure{Actor: c.ref, Err: &PanicError{Value: r}, Stack: debug.Stack()}
+		}
+	}()
+	if err = c.actor.Receive(&c.ctx, env); err != nil {
+		var f *Failure
+		if !errors.As(err, &f) {
+			err = &Failure{Actor: c.ref, Err: err}
+		}
+	}
+	return err
+}
+
+// call runs a lifecycle hook, turning a panic into an error.
+func (c *cell) call(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Failure{Actor: c.ref, Err: &PanicError{Value: r}, Stack: debug.Stack()}
+		}
+	}()
+	if err = f(); err != nil {
+		err = &Failure{Actor: c.ref, Err: err}
+	}
+	return err
+}
+
+func (c *cell) setState(s cellState) {
+	c.mu.Lock()
+	c.state = s
+	c.mu.Unlock()
+}
+
+// fail suspends the cell and reports the failure to its parent.
+func (c *cell) fail(reason error) {
+	if c.parent == nil { // the root guardian: nobody above to decide
+		c.sys.recordEscalation(c.ref, reason)
+		return
+	}
+	c.setState(stateSuspended)
+	c.parent.pushSys(c.ctx.w, sysMsg{kind: sysChildFailed, child: c, err: reason})
+}
+
+func (c *cell) runSystem() {
+	c.mu.Lock()
+	q := c.sysq
+	c.sysq = nil
+	c.hasSys.Store(false)
+	c.mu.Unlock()
+	for i := range q {
+		c.handleSys(&q[i])
+	}
+}
+
+func (c *cell) handleSys(m *sysMsg) {
+	switch m.kind {
+	case sysStart:
+		if c.state == stateRunning {
+			c.start()
+		}
+	case sysStop:
+		switch c.state {
+		case stateRunning:
+			c.setState(stateDraining)
+		case stateSuspended:
+			c.beginStopping(ErrStopped, false)
+		}
+	case sysKill:
+		if c.state != stateStopped {
+			c.beginStopping(ErrKilled, true)
+		}
+	case sysRestart:
+		if c.state == stateRunning || c.state == stateSuspended {
+			c.restart(m.err)
+		}
+	case sysSuspend:
+		if c.state == stateRunning {
+			c.setState(stateSuspended)
+		}
+	case sysResume:
+		if c.state == stateSuspended && (c.ext == nil || !c.ext.restartPending) {
+			c.setState(stateRunning)
+		}
+	case sysChildFailed:
+		if m.child.parent == c && c.isChild(m.child) && c.state != stateStopped {
+			if c.state == stateStopping || c.restartPending() {
+				return // every child is being stopped already
+			}
+			c.supervisor().ChildFailed(&c.ctx, m.child.ref, m.err)
+		}
+	case sysChildTerminated:
+		c.unlink(m.child)
+		if cw, ok := c.supervisor().(ChildWatcher); ok && c.state < stateStopping && !c.restartPending() {
+			cw.ChildTerminated(&c.ctx, m.child.ref, m.err)
+		}
+		c.mu.Lock()
+		n := c.nchildren
+		restart := c.ext != nil && c.ext.restartPending
+		c.mu.Unlock()
+		if n == 0 {
+			switch {
+			case c.state == stateStopping:
+				c.finalize()
+			case restart:
+				c.finishRestart()
+			}
+		}
+	}
+}
+
+// start runs the Starter hook of the current instance.
+func (c *cell) start() {
+	if s, ok := c.actor.(Starter); ok {
+		if err := c.call(func() error { return s.Started(&c.ctx) }); err != nil {
+			c.sys.failures.Add(1)
+			c.fail(err)
+		}
+	}
+}
+
+// stopInstance runs the Stopped hook once and lets go of the instance.
+func (c *cell) stopInstance() {
+	if s, ok := c.actor.(Stopper); ok {
+		_ = c.call(func() error { s.Stopped(&c.ctx); return nil })
+	}
+	c.actor = nil
+}
+
+// restart replaces the instance, keeping the mailbox. Children of the old
+// instance are killed first and the new instance starts once they are gone.
+func (c *cell) restart(reason error) {
+	c.setState(stateSuspended)
+	c.stopInstance()
+	children := c.childList()
+	if len(children) > 0 {
+		c.mu.Lock()
+		c.extLocked().restartPending = true
+		c.mu.Unlock()
+		for _, ch := range children {
+			ch.pushSys(c.ctx.w, sysMsg{kind: sysKill})
+		}
+		return
+	}
+	c.finishRestart()
+}
+
+func (c *cell) finishRestart() {
+	c.mu.Lock()
+	if c.ext != nil {
+		c.ext.restartPending = false
+	}
+	c.mu.Unlock()
+	a, err := c.sys.produce(c.producer, c.ref)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.actor = a
+	c.sys.restarts.Add(1)
+	c.setState(stateRunning)
+	c.start()
+}
+
+// beginStopping refuses further messages, dead-letters what is queued
+// (nothing is left after a graceful drain), stops the children and
+// finalizes once the last one has terminated.
+func (c *cell) beginStopping(reason error, kill bool) {
+	c.mu.Lock()
+	c.state = stateStopping
+	if c.ext != nil || reason != ErrStopped {
+		c.extLocked().stopReason = reason
+	}
+	c.mu.Unlock()
+	c.dropQueued(reason)
+	children := c.childList()
+	for _, ch := range children {
+		if kill {
+			ch.pushSys(c.ctx.w, sysMsg{kind: sysKill})
+			continue
+		}
+		ch.pushSys(c.ctx.w, sysMsg{kind: sysStop})
+		ch.armKillTimer()
+	}
+	if len(children) == 0 {
+		c.finalize()
+	}
+}
+
+// armKillTimer kills c if a graceful stop takes longer than its shutdown timeout.
+func (c *cell) armKillTimer() {
+	d := c.sys.shutdownTimeout
+	c.mu.Lock()
+	if c.ext != nil && c.ext.shutdownTimeout > 0 {
+		d = c.ext.shutdownTimeout
+	}
+	if d <= 0 || c.state == stateStopped {
+		c.mu.Unlock()
+		return
+	}
+	ext := c.extLocked()
+	if ext.killTimer == nil {
+		ext.killTimer = c.sys.clock.AfterFunc(d, func() { c.pushSys(nil, sysMsg{kind: sysKill}) })
+	}
+	c.mu.Unlock()
+}
+
+// dropQueued dead-letters every queued user message.
+func (c *cell) dropQueued(reason error) {
+	rest := c.batch[c.bi:]
+	c.mu.Lock()
+	inbox := c.inbox
+	c.inbox = nil
+	c.size -= int32(len(rest) + len(inbox))
+	c.mu.Unlock()
+	for _, q := range [][]Envelope{rest, inbox} {
+		for i := range q {
+			c.sys.deadLetter(&q[i], c, reason)
+			c.deadLettered.Add(1)
+		}
+	}
+	clear(c.batch)
+	c.batch, c.bi = nil, 0
+}
+
+// finalize ends the cell: last hook, name, watchers, table slot, parent.
+func (c *cell) finalize() {
+	c.stopInstance()
+	c.mu.Lock()
+	c.state = stateStopped
+	var reason error
+	var name string
+	var watchers []Ref
+	if ext := c.ext; ext != nil {
+		reason, name, watchers = ext.stopReason, ext.name, ext.watchers
+		ext.watchers = nil
+		if ext.spaceCh != nil {
+			close(ext.spaceCh)
+			ext.spaceCh = nil
+		}
+		if ext.killTimer != nil {
+			ext.killTimer.Stop()
+		}
+	}
+	c.sysq = nil
+	c.hasSys.Store(false)
+	c.mu.Unlock()
+	if errors.Is(reason, ErrStopped) {
+		reason = nil // a normal stop
+	}
+	if name != "" {
+		c.sys.names.release(name, c.ref)
+	}
+	for _, wr := range watchers {
+		c.sys.notifyTerminated(c.ctx.w, wr, c.ref, reason)
+	}
+	c.sys.table.remove(c, c.counters())
+	if c.parent != nil {
+		c.parent.pushSys(c.ctx.w, sysMsg{kind: sysChildTerminated, child: c, err: reason})
+	} else {
+		close(c.sys.rootDone)
+	}
+}
+
+func (c *cell) counters() Counters {
+	c.mu.Lock()
+	acc, size := c.accepted, c.size-c.done
+	c.mu.Unlock()
+	return Counters{
+		Accepted:     acc,
+		Processed:    c.processed.Load(),
+		DeadLettered: c.deadLettered.Load(),
+		Queued:       uint64(max(size, 0)),
+	}
+}
+
+// link appends child to c's children. It fails if c is stopping.
+func (c *cell) link(child *cell) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state >= stateStopping {
+		return ErrStopped
+	}
+	child.prevSib = c.lastChild
+	if c.lastChild != nil {
+		c.lastChild.nextSib = child
+	} else {
+		c.firstChild = child
+	}
+	c.lastChild = child
+	c.nchildren++
+	return nil
+}
+
+func (c *cell) unlink(child *cell) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if child.prevSib == nil && c.firstChild != child {
+		return // not linked
+	}
+	if child.prevSib != nil {
+		child.prevSib.nextSib = child.nextSib
+	} else {
+		c.firstChild = child.nextSib
+	}
+	if child.nextSib != nil {
+		child.nextSib.prevSib = child.prevSib
+	} else {
+		c.lastChild = child.prevSib
+	}
+	child.prevSib, child.nextSib = nil, nil
+	c.nchildren--
+}
+
+func (c *cell) isChild(child *cell) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return child.prevSib != nil || c.firstChild == child
+}
+
+// childList returns the children in start order.
+func (c *cell) childList() []*cell {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*cell, 0, c.nchildren)
+	for ch := c.firstChild; ch != nil; ch = ch.nextSib {
+		out = append(out, ch)
+	}
+	return out
+}
