@@ -55,6 +55,14 @@ type ChildWatcher interface {
 	ChildTerminated(ctx *Context, child Ref, reason error)
 }
 
+// ChildObserver is implemented by supervisors that need to know when a
+// child has started: at spawn and after every restart, once its Started
+// hook (if any) returned without error. Supervisors use it to start and
+// restart children one at a time, in order.
+type ChildObserver interface {
+	ChildStarted(ctx *Context, child Ref)
+}
+
 // RestartAlways is the simplest Supervisor: it restarts a failed child at
 // once, forever. Runtimes normally install supervise.OneForOne instead.
 type RestartAlways struct{}
@@ -102,6 +110,7 @@ type spawnConfig struct {
 	waitTimeout     time.Duration
 	supervisor      Supervisor
 	shutdownTimeout time.Duration
+	sequentialStop  bool
 }
 
 // WithName registers the actor under name for Lookup; the name is released
@@ -120,6 +129,12 @@ func WithOverflow(policy Overflow, wait time.Duration) Option {
 // WithSupervisor sets how this actor supervises its own children (default:
 // the system's default supervisor).
 func WithSupervisor(s Supervisor) Option { return func(c *spawnConfig) { c.supervisor = s } }
+
+// WithSequentialStop makes a graceful stop of this actor stop its children
+// one at a time, the last started first, each after the previous one has
+// terminated (OTP's order, for children that depend on earlier siblings).
+// Without it children are stopped all at once. A kill is always at once.
+func WithSequentialStop() Option { return func(c *spawnConfig) { c.sequentialStop = true } }
 
 // WithShutdownTimeout bounds how long a graceful stop of this actor may
 // take when its parent stops it before the parent kills it instead

@@ -35,12 +35,14 @@ const (
 	sysResume
 	sysChildFailed
 	sysChildTerminated
+	sysChildStarted
 )
 
 // sysMsg travels in the system lane, which is always handled before user
 // messages and is never limited by the mailbox capacity.
 type sysMsg struct {
 	kind  sysKind
+	gen   uint32 // restart: the incarnation to replace; child failed: the one that failed
 	child *cell
 	err   error
 }
@@ -73,6 +75,16 @@ type cell struct {
 
 	processed    atomic.Uint64
 	deadLettered atomic.Uint64
+	// observed: the supervisor of this cell's children is a ChildObserver,
+	// so children report each successful start (read by the children).
+	observed atomic.Bool
+	// incarnation counts completed restarts. A restart request or a
+	// failure report names the incarnation it is about, so one that
+	// arrives after the instance was already replaced is dropped.
+	incarnation atomic.Uint32
+	// sequentialStop: a graceful stop stops children one at a time, last
+	// started first (set at spawn, read-only afterwards).
+	sequentialStop bool
 
 	// Children, in start order; guarded by this cell's mu. A child's
 	// prev/next are guarded by its parent's mu.
@@ -339,7 +351,7 @@ func (c *cell) fail(reason error) {
 		return
 	}
 	c.setState(stateSuspended)
-	c.parent.pushSys(c.ctx.w, sysMsg{kind: sysChildFailed, child: c, err: reason})
+	c.parent.pushSys(c.ctx.w, sysMsg{kind: sysChildFailed, gen: c.incarnation.Load(), child: c, err: reason})
 }
 
 func (c *cell) runSystem() {
@@ -371,7 +383,7 @@ func (c *cell) handleSys(m *sysMsg) {
 			c.beginStopping(ErrKilled, true)
 		}
 	case sysRestart:
-		if c.state == stateRunning || c.state == stateSuspended {
+		if (c.state == stateRunning || c.state == stateSuspended) && m.gen == c.incarnation.Load() && !c.restartPending() {
 			c.restart(m.err)
 		}
 	case sysSuspend:
@@ -383,11 +395,18 @@ func (c *cell) handleSys(m *sysMsg) {
 			c.setState(stateRunning)
 		}
 	case sysChildFailed:
+		if m.gen != m.child.incarnation.Load() {
+			return // that instance was already replaced
+		}
 		if m.child.parent == c && c.isChild(m.child) && c.state != stateStopped {
 			if c.state == stateStopping || c.restartPending() {
 				return // every child is being stopped already
 			}
 			c.supervisor().ChildFailed(&c.ctx, m.child.ref, m.err)
+		}
+	case sysChildStarted:
+		if o, ok := c.supervisor().(ChildObserver); ok && c.state < stateStopping && !c.restartPending() && m.child.parent == c && c.isChild(m.child) {
+			o.ChildStarted(&c.ctx, m.child.ref)
 		}
 	case sysChildTerminated:
 		c.unlink(m.child)
@@ -398,25 +417,36 @@ func (c *cell) handleSys(m *sysMsg) {
 		n := c.nchildren
 		restart := c.ext != nil && c.ext.restartPending
 		c.mu.Unlock()
-		if n == 0 {
-			switch {
-			case c.state == stateStopping:
-				c.finalize()
-			case restart:
-				c.finishRestart()
-			}
+		switch {
+		case n == 0 && c.state == stateStopping:
+			c.finalize()
+		case n == 0 && restart:
+			c.finishRestart()
+		case c.state == stateStopping && c.sequentialStop && c.stopReason() == ErrStopped:
+			c.stopLastChild()
 		}
 	}
 }
 
-// start runs the Starter hook of the current instance.
+// start runs the Starter hook of the current instance and, when the
+// parent's supervisor observes starts, reports success to the parent.
 func (c *cell) start() {
 	if s, ok := c.actor.(Starter); ok {
 		if err := c.call(func() error { return s.Started(&c.ctx) }); err != nil {
 			c.sys.failures.Add(1)
 			c.fail(err)
+			return
 		}
 	}
+	if p := c.parent; p != nil && p.observed.Load() {
+		p.pushSys(c.ctx.w, sysMsg{kind: sysChildStarted, child: c})
+	}
+}
+
+// observe records whether c's children must report their starts.
+func (c *cell) observe() {
+	_, ok := c.supervisor().(ChildObserver)
+	c.observed.Store(ok)
 }
 
 // stopInstance runs the Stopped hook once and lets go of the instance.
@@ -457,6 +487,8 @@ func (c *cell) finishRestart() {
 		return
 	}
 	c.actor = a
+	c.incarnation.Add(1)
+	c.observe()
 	c.sys.restarts.Add(1)
 	c.setState(stateRunning)
 	c.start()
@@ -474,6 +506,10 @@ func (c *cell) beginStopping(reason error, kill bool) {
 	c.mu.Unlock()
 	c.dropQueued(reason)
 	children := c.childList()
+	if c.sequentialStop && !kill && len(children) > 0 {
+		c.stopLastChild()
+		return
+	}
 	for _, ch := range children {
 		if kill {
 			ch.pushSys(c.ctx.w, sysMsg{kind: sysKill})
@@ -485,6 +521,27 @@ func (c *cell) beginStopping(reason error, kill bool) {
 	if len(children) == 0 {
 		c.finalize()
 	}
+}
+
+// stopLastChild gracefully stops the most recently started child; the
+// next one follows when it has terminated (OTP's shutdown order).
+func (c *cell) stopLastChild() {
+	c.mu.Lock()
+	last := c.lastChild
+	c.mu.Unlock()
+	if last != nil {
+		last.pushSys(c.ctx.w, sysMsg{kind: sysStop})
+		last.armKillTimer()
+	}
+}
+
+func (c *cell) stopReason() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ext == nil || c.ext.stopReason == nil {
+		return ErrStopped
+	}
+	return c.ext.stopReason
 }
 
 // armKillTimer kills c if a graceful stop takes longer than its shutdown timeout.

@@ -187,13 +187,28 @@ func (ctx *Context) RestartChild(child Ref, delay time.Duration) error {
 	if err != nil {
 		return err
 	}
+	// The request names the instance it replaces: if that one is replaced
+	// by the time the request arrives (a duplicate decision), it is dropped.
+	m := sysMsg{kind: sysRestart, gen: ch.incarnation.Load()}
 	if delay <= 0 {
-		ch.pushSys(ctx.w, sysMsg{kind: sysRestart})
+		ch.pushSys(ctx.w, m)
 		return nil
 	}
 	// Hold the child where it is until the restart.
 	ch.pushSys(ctx.w, sysMsg{kind: sysSuspend})
-	ctx.c.sys.clock.AfterFunc(delay, func() { ch.pushSys(nil, sysMsg{kind: sysRestart}) })
+	ctx.c.sys.clock.AfterFunc(delay, func() { ch.pushSys(nil, m) })
+	return nil
+}
+
+// SuspendChild holds a child: it keeps accepting messages but handles
+// none until RestartChild or ResumeChild. Supervisors use it to hold
+// siblings that restart one after another.
+func (ctx *Context) SuspendChild(child Ref) error {
+	ch, err := ctx.child(child)
+	if err != nil {
+		return err
+	}
+	ch.pushSys(ctx.w, sysMsg{kind: sysSuspend})
 	return nil
 }
 

@@ -189,6 +189,7 @@ func (s *System) spawn(w *sched.Worker, parent *cell, p Producer, opts []Option)
 			c.capacity = int32(sc.capacity)
 		}
 		c.overflow = sc.overflow
+		c.sequentialStop = sc.sequentialStop
 		if sc.name != "" || sc.supervisor != nil || sc.waitTimeout > 0 || sc.shutdownTimeout > 0 {
 			c.ext = &cellExt{waitTimeout: sc.waitTimeout, shutdownTimeout: sc.shutdownTimeout, supervisor: sc.supervisor}
 		}
@@ -212,7 +213,8 @@ func (s *System) spawn(w *sched.Worker, parent *cell, p Producer, opts []Option)
 		s.table.remove(c, Counters{})
 		return 0, err
 	}
-	if _, ok := a.(Starter); ok {
+	c.observe()
+	if _, ok := a.(Starter); ok || parent.observed.Load() {
 		c.pushSys(w, sysMsg{kind: sysStart})
 	}
 	return c.ref, nil

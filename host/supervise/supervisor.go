@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/stark-rt/stark/host/actor"
@@ -105,24 +106,37 @@ const (
 	tagStartChild    = actor.TagSystem + 0x10
 	tagWhichChildren = actor.TagSystem + 0x11
 	tagRespawn       = actor.TagSystem + 0x12
+	tagRestartNext   = actor.TagSystem + 0x13
+	tagAwaitStarted  = actor.TagSystem + 0x14
 )
 
-// Start spawns a top-level supervisor that starts spec's children in
-// order. Extra options configure the supervisor actor itself (name, ...).
+// Start spawns a top-level supervisor and returns once it has started
+// spec's children, one at a time in order (each after the previous one's
+// Started hook returned), like OTP's start_link. It waits at most the
+// system's ask timeout. Extra options configure the supervisor actor
+// itself (name, mailbox, ...).
 func Start(sys *actor.System, spec Spec, opts ...actor.Option) (actor.Ref, error) {
 	if err := spec.validate(); err != nil {
 		return 0, err
 	}
-	return sys.Spawn(producer(spec), opts...)
+	ref, err := sys.Spawn(producer(spec), append(opts, actor.WithSequentialStop())...)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := sys.Ask(context.Background(), ref, tagAwaitStarted, nil); err != nil {
+		return ref, fmt.Errorf("supervise: supervisor %v did not finish starting its children: %w", ref, err)
+	}
+	return ref, nil
 }
 
 // StartUnder spawns a supervisor as a child of the actor running ctx
-// (nested supervision trees).
+// (nested supervision trees). It does not wait: the children start one at
+// a time after it returns.
 func StartUnder(ctx *actor.Context, spec Spec, opts ...actor.Option) (actor.Ref, error) {
 	if err := spec.validate(); err != nil {
 		return 0, err
 	}
-	return ctx.Spawn(producer(spec), opts...)
+	return ctx.Spawn(producer(spec), append(opts, actor.WithSequentialStop())...)
 }
 
 func producer(spec Spec) actor.Producer {
@@ -176,14 +190,26 @@ type child struct {
 	last     time.Time // last restart
 }
 
-// supervisor is the actor behind Start. It implements actor.Supervisor,
-// so the runtime asks it about its own children.
+// supervisor is the actor behind Start. It implements actor.Supervisor and
+// actor.ChildObserver, so the runtime consults it about its own children.
+//
+// Children start one at a time in spec order, each once the previous one's
+// Started hook has returned. When a failure restarts several children
+// (one-for-all, rest-for-one), all of them are held at once and restarted
+// one at a time in start order, likewise; a stop takes them down in
+// reverse order (actor.WithSequentialStop).
 type supervisor struct {
 	spec      Spec
 	children  []*child // start order
 	intensity *Intensity
 	rng       *rand.Rand
 	escalated bool
+
+	starting int              // index of the next static child to start
+	up       bool             // every static child has started once
+	awaiting []actor.Envelope // asks waiting for up
+	waiting  *child           // child whose start or restart we wait for
+	queue    []*child         // children held for an ordered restart
 }
 
 func (s *supervisor) Started(ctx *actor.Context) error {
@@ -191,31 +217,55 @@ func (s *supervisor) Started(ctx *actor.Context) error {
 	seed := ctx.System().Seed() ^ uint64(ctx.Self())
 	s.rng = rand.New(rand.NewPCG(seed, seed>>1|1))
 	if s.spec.Strategy == SimpleOneForOne {
+		s.up = true
 		return nil
 	}
-	for i := range s.spec.Children {
-		if _, err := s.spawn(ctx, &s.spec.Children[i], s.spec.Children[i].Start); err != nil {
-			return fmt.Errorf("supervise: starting child %d (%q): %w", i, s.spec.Children[i].Name, err)
+	return s.startNext(ctx)
+}
+
+// startNext spawns the next static child; ChildStarted continues the chain.
+func (s *supervisor) startNext(ctx *actor.Context) error {
+	if s.starting >= len(s.spec.Children) {
+		s.up = true
+		for i := range s.awaiting {
+			_ = ctx.ReplyTo(&s.awaiting[i], tagAwaitStarted, nil)
 		}
+		s.awaiting = nil
+		return s.restartNext(ctx, 0) // failures during start-up queued restarts
 	}
+	i := s.starting
+	s.starting++
+	spec := &s.spec.Children[i]
+	c, err := s.spawn(ctx, spec, spec.Start)
+	if err != nil {
+		return fmt.Errorf("supervise: starting child %d (%q): %w", i, spec.Name, err)
+	}
+	s.waiting = c
 	return nil
 }
 
 func (s *supervisor) spawn(ctx *actor.Context, spec *ChildSpec, p actor.Producer) (*child, error) {
-	opts := spec.Options
-	if spec.Name != "" || spec.Shutdown > 0 {
-		opts = append(append([]actor.Option(nil), spec.Options...), actor.WithShutdownTimeout(spec.Shutdown))
-		if spec.Name != "" {
-			opts = append(opts, actor.WithName(spec.Name))
-		}
-	}
-	ref, err := ctx.Spawn(p, opts...)
+	ref, err := ctx.Spawn(p, s.optionsFor(spec)...)
 	if err != nil {
 		return nil, err
 	}
 	c := &child{spec: spec, ref: ref, producer: p}
 	s.children = append(s.children, c)
 	return c, nil
+}
+
+func (s *supervisor) optionsFor(spec *ChildSpec) []actor.Option {
+	if spec.Name == "" && spec.Shutdown <= 0 {
+		return spec.Options
+	}
+	opts := append([]actor.Option(nil), spec.Options...)
+	if spec.Shutdown > 0 {
+		opts = append(opts, actor.WithShutdownTimeout(spec.Shutdown))
+	}
+	if spec.Name != "" {
+		opts = append(opts, actor.WithName(spec.Name))
+	}
+	return opts
 }
 
 func (s *supervisor) Receive(ctx *actor.Context, m *actor.Envelope) error {
@@ -246,29 +296,30 @@ func (s *supervisor) Receive(ctx *actor.Context, m *actor.Envelope) error {
 		}
 		return ctx.Reply(m.Tag, out)
 	case tagRespawn:
-		old := m.Value.(*child)
-		if s.index(old.ref) < 0 || s.escalated {
-			return nil
+		if c := m.Value.(*child); s.position(c) >= 0 && !s.escalated {
+			return s.respawn(ctx, c)
 		}
-		ref, err := ctx.Spawn(old.producer, s.optionsFor(old.spec)...)
-		if err != nil {
-			return fmt.Errorf("supervise: respawning %q: %w", old.spec.Name, err)
+	case tagAwaitStarted:
+		if s.up {
+			return ctx.Reply(m.Tag, nil)
 		}
-		old.ref = ref
-		return nil
+		s.awaiting = append(s.awaiting, *m)
+	case tagRestartNext:
+		if !s.escalated {
+			return s.restartNext(ctx, 0)
+		}
 	}
 	return nil
 }
 
-func (s *supervisor) optionsFor(spec *ChildSpec) []actor.Option {
-	opts := append([]actor.Option(nil), spec.Options...)
-	if spec.Shutdown > 0 {
-		opts = append(opts, actor.WithShutdownTimeout(spec.Shutdown))
+// respawn replaces a child that terminated with a new actor (a new ref).
+func (s *supervisor) respawn(ctx *actor.Context, c *child) error {
+	ref, err := ctx.Spawn(c.producer, s.optionsFor(c.spec)...)
+	if err != nil {
+		return fmt.Errorf("supervise: respawning %q: %w", c.spec.Name, err)
 	}
-	if spec.Name != "" {
-		opts = append(opts, actor.WithName(spec.Name))
-	}
-	return opts
+	c.ref = ref
+	return nil
 }
 
 func (s *supervisor) index(ref actor.Ref) int {
@@ -280,8 +331,39 @@ func (s *supervisor) index(ref actor.Ref) int {
 	return -1
 }
 
+func (s *supervisor) position(c *child) int {
+	for i, x := range s.children {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
 func (s *supervisor) remove(i int) {
+	c := s.children[i]
 	s.children = append(s.children[:i], s.children[i+1:]...)
+	s.queue = slices.DeleteFunc(s.queue, func(x *child) bool { return x == c })
+	if s.waiting == c {
+		s.waiting = nil
+	}
+}
+
+// ChildStarted moves an ordered start or restart on to the next child.
+func (s *supervisor) ChildStarted(ctx *actor.Context, ref actor.Ref) {
+	if s.waiting == nil || s.waiting.ref != ref || s.escalated {
+		return
+	}
+	s.waiting = nil
+	if !s.up {
+		if err := s.startNext(ctx); err != nil {
+			ctx.Escalate(err)
+		}
+		return
+	}
+	if err := s.restartNext(ctx, 0); err != nil {
+		ctx.Escalate(err)
+	}
 }
 
 // ChildFailed applies the strategy to a failed child.
@@ -301,8 +383,14 @@ func (s *supervisor) ChildFailed(ctx *actor.Context, ref actor.Ref, reason error
 	if !ok {
 		return
 	}
-	for _, r := range s.affected(i) {
-		_ = ctx.RestartChild(r.ref, delay)
+	switch {
+	case slices.Contains(s.queue, c):
+		// Already held for a restart in progress (its old instance failed
+		// before the hold reached it).
+	case s.waiting == c || s.spec.Strategy == OneForOne || s.spec.Strategy == SimpleOneForOne:
+		_ = ctx.RestartChild(ref, delay)
+	default:
+		s.hold(ctx, s.affected(i), delay)
 	}
 }
 
@@ -315,22 +403,63 @@ func (s *supervisor) ChildTerminated(ctx *actor.Context, ref actor.Ref, reason e
 	c := s.children[i]
 	if c.spec.Restart == Temporary || (c.spec.Restart == Transient && reason == nil) {
 		s.remove(i)
+		if err := s.restartNext(ctx, 0); err != nil {
+			ctx.Escalate(err)
+		}
 		return
 	}
 	delay, ok := s.admit(ctx, c, reason)
 	if !ok {
 		return
 	}
-	for _, r := range s.affected(i) {
-		if r != c {
-			_ = ctx.RestartChild(r.ref, delay)
+	if s.spec.Strategy == OneForOne || s.spec.Strategy == SimpleOneForOne {
+		if delay <= 0 {
+			_ = s.respawn(ctx, c)
+			return
 		}
-	}
-	if delay <= 0 {
-		_ = ctx.Send(ctx.Self(), tagRespawn, c)
+		ctx.SendAfter(delay, tagRespawn, c)
 		return
 	}
-	ctx.SendAfter(delay, tagRespawn, c)
+	s.hold(ctx, s.affected(i), delay)
+}
+
+// hold suspends the affected children and queues them for a restart in
+// start order (a child that is gone is respawned in its place).
+func (s *supervisor) hold(ctx *actor.Context, affected []*child, delay time.Duration) {
+	for _, a := range affected {
+		if slices.Contains(s.queue, a) {
+			continue
+		}
+		if s.waiting != a { // one being restarted now goes again after
+			_ = ctx.SuspendChild(a.ref)
+		}
+		s.queue = append(s.queue, a)
+	}
+	slices.SortStableFunc(s.queue, func(x, y *child) int { return s.position(x) - s.position(y) })
+	if s.waiting != nil {
+		return // the chain in progress picks them up
+	}
+	if err := s.restartNext(ctx, delay); err != nil {
+		ctx.Escalate(err)
+	}
+}
+
+// restartNext restarts the first held child, after delay.
+func (s *supervisor) restartNext(ctx *actor.Context, delay time.Duration) error {
+	if s.waiting != nil || len(s.queue) == 0 {
+		return nil
+	}
+	if delay > 0 {
+		ctx.SendAfter(delay, tagRestartNext, nil)
+		return nil
+	}
+	c := s.queue[0]
+	s.queue = s.queue[1:]
+	s.waiting = c
+	if ctx.System().Alive(c.ref) {
+		return ctx.RestartChild(c.ref, 0)
+	}
+	return s.respawn(ctx, c)
 }
 
 // admit counts a restart against the intensity and returns its backoff

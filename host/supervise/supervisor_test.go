@@ -20,6 +20,7 @@ const (
 	tagFail uint32 = iota + 1
 	tagStop
 	tagPing
+	tagFailOnce
 )
 
 // journal records lifecycle events of probe actors, in the order the
@@ -27,6 +28,19 @@ const (
 type journal struct {
 	mu     sync.Mutex
 	events []string
+	failed map[string]bool // names that failed once, for tagFailOnce
+}
+
+// failOnce reports whether name has not failed on tagFailOnce before.
+func (j *journal) failOnce(name string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.failed == nil {
+		j.failed = map[string]bool{}
+	}
+	first := !j.failed[name]
+	j.failed[name] = true
+	return first
 }
 
 func (j *journal) add(e string) { j.mu.Lock(); j.events = append(j.events, e); j.mu.Unlock() }
@@ -49,6 +63,10 @@ func (p *probe) Receive(ctx *actor.Context, m *actor.Envelope) error {
 	switch m.Tag {
 	case tagFail:
 		return fmt.Errorf("%s failed", p.name)
+	case tagFailOnce:
+		if p.j.failOnce(p.name) {
+			return fmt.Errorf("%s failed", p.name)
+		}
 	case tagStop:
 		return ctx.Stop(ctx.Self())
 	case tagPing:
@@ -122,7 +140,6 @@ func starts(events []string) []string {
 			out = append(out, n)
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -150,9 +167,9 @@ func TestStrategies(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.rt.RunUntilIdle()
-			// Children are spawned in order; their Started hooks run on their own turns.
-			if got := starts(w.j.take()); fmt.Sprint(got) != "[a b c]" {
-				t.Fatalf("children started: %v", got)
+			// Children start one at a time, in spec order.
+			if got := w.j.take(); fmt.Sprint(got) != "[start a start b start c]" {
+				t.Fatalf("children started as %v, want a, b, c in order", got)
 			}
 			kids, _ := supervise.WhichChildren(context.Background(), w.rt.System, sup)
 			if len(kids) != 3 || kids[0].Name != "a" || kids[1].Name != "b" || kids[2].Name != "c" {
@@ -163,8 +180,15 @@ func TestStrategies(t *testing.T) {
 				refs[n], _ = w.rt.Lookup(n)
 			}
 			w.send(tc.fail, tagFail)
-			if got := starts(w.j.take()); fmt.Sprint(got) != fmt.Sprint(tc.restart) {
-				t.Fatalf("restarted %v, want %v", got, tc.restart)
+			got := w.j.take()
+			if fmt.Sprint(starts(got)) != fmt.Sprint(tc.restart) {
+				t.Fatalf("restarted %v, want %v in this order", got, tc.restart)
+			}
+			// Each old instance stops before its new one starts.
+			for _, n := range tc.restart {
+				if slices.Index(got, "stop "+n) > slices.Index(got, "start "+n) {
+					t.Fatalf("%s started before its old instance stopped: %v", n, got)
+				}
 			}
 			for n, r := range refs { // in-place restarts keep refs
 				if now, _ := w.rt.Lookup(n); now != r {
@@ -295,5 +319,71 @@ func TestRestartTypesOnNormalExit(t *testing.T) {
 	kids, _ := supervise.WhichChildren(context.Background(), w.rt.System, sup)
 	if len(kids) != 1 || kids[0].Name != "perm" {
 		t.Fatalf("children %+v, want only perm", kids)
+	}
+}
+
+func TestShutdownStopsChildrenInReverseOrder(t *testing.T) {
+	w := newWorld(t, 6)
+	_, _ = supervise.Start(w.rt.System, supervise.Spec{
+		Strategy: supervise.OneForOne,
+		Children: []supervise.ChildSpec{child("a", w.j, supervise.Permanent), child("b", w.j, supervise.Permanent), child("c", w.j, supervise.Permanent)},
+	})
+	w.rt.RunUntilIdle()
+	w.j.take()
+	if err := w.rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.j.take(); fmt.Sprint(got) != "[stop c stop b stop a]" {
+		t.Fatalf("shutdown order %v, want c, b, a", got)
+	}
+}
+
+func TestOrderedRestartUnderManySeeds(t *testing.T) {
+	for seed := uint64(0); seed < 20; seed++ {
+		w := newWorld(t, seed)
+		_, _ = supervise.Start(w.rt.System, supervise.Spec{
+			Strategy: supervise.OneForAll, MaxRestarts: 100,
+			Children: []supervise.ChildSpec{child("a", w.j, supervise.Permanent), child("b", w.j, supervise.Permanent), child("c", w.j, supervise.Permanent), child("d", w.j, supervise.Permanent)},
+		})
+		w.rt.RunUntilIdle()
+		w.j.take()
+		// Two failures at once: the restart chain still runs once, in order.
+		a, _ := w.rt.Lookup("a")
+		c, _ := w.rt.Lookup("c")
+		_ = w.rt.Send(c, tagFailOnce, nil)
+		_ = w.rt.Send(a, tagFailOnce, nil)
+		w.rt.RunUntilIdle()
+		// Each failure restarts everything in one chain: one child at a time
+		// (old instance stopped, new one started, then the next), in start
+		// order. The second failure may come from a held actor's new
+		// instance handling its queued message; it starts the chain over,
+		// so after the last restart of a, b, c and d follow in order.
+		all := w.j.take()
+		if len(all) < 8 || len(all)%2 != 0 {
+			t.Fatalf("seed %d: journal %v", seed, all)
+		}
+		for i := 0; i < len(all); i += 2 {
+			n := strings.TrimPrefix(all[i], "stop ")
+			if all[i] != "stop "+n || all[i+1] != "start "+n {
+				t.Fatalf("seed %d: restarts overlap: %v", seed, all)
+			}
+		}
+		got := starts(all)
+		last := got[slices.Index(got, "a"):]
+		for i := len(got) - 1; i >= 0; i-- {
+			if got[i] == "a" {
+				last = got[i:]
+				break
+			}
+		}
+		if fmt.Sprint(last) != "[a b c d]" {
+			t.Fatalf("seed %d: restarts %v: the last chain must restart a, b, c, d in order", seed, got)
+		}
+		for _, n := range []string{"a", "b", "c", "d"} {
+			r, _ := w.rt.Lookup(n)
+			if ctr, err := w.rt.ActorCounters(r); err != nil || ctr.Queued != 0 {
+				t.Fatalf("seed %d: %s left with %+v, %v", seed, n, ctr, err)
+			}
+		}
 	}
 }
