@@ -564,3 +564,76 @@ func TestDeterministicReplay(t *testing.T) {
 		t.Fatal("different seeds gave the same trace")
 	}
 }
+
+// TestMailboxSegmentsKeepOrder queues far more than one segment while the
+// actor is busy, from several senders, and checks per-sender FIFO order
+// and exact counts, then kills a second backlog and counts its dead letters.
+func TestMailboxSegmentsKeepOrder(t *testing.T) {
+	s := newSystem(t, Config{MailboxCapacity: 1 << 16})
+	const senders, per = 4, 5000
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	last := make([]int, senders)
+	for i := range last {
+		last[i] = -1
+	}
+	var bad, handled atomic.Int32
+	ref, _ := s.SpawnFunc(func(ctx *Context, m *Envelope) error {
+		if m.Tag == tagSlow {
+			<-gate
+			return nil
+		}
+		v := m.Value.([2]int)
+		mu.Lock()
+		if v[1] != last[v[0]]+1 {
+			bad.Add(1)
+		}
+		last[v[0]] = v[1]
+		mu.Unlock()
+		handled.Add(1)
+		return nil
+	})
+	_ = s.Send(ref, tagSlow, nil)
+	var wg sync.WaitGroup
+	for g := 0; g < senders; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				if err := s.Send(ref, 1, [2]int{g, i}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(gate)
+	waitFor(t, "backlog", func() bool { return handled.Load() == senders*per })
+	if bad.Load() != 0 {
+		t.Fatalf("%d messages out of order", bad.Load())
+	}
+
+	gate2, inside := make(chan struct{}), make(chan struct{})
+	ref2, _ := s.SpawnFunc(func(ctx *Context, m *Envelope) error {
+		if m.Tag == tagSlow {
+			close(inside)
+			<-gate2
+		}
+		return nil
+	})
+	_ = s.Send(ref2, tagSlow, nil)
+	<-inside
+	for i := 0; i < 3*segmentSize+7; i++ {
+		_ = s.Send(ref2, 1, nil)
+	}
+	_ = s.Kill(ref2)
+	close(gate2)
+	waitFor(t, "kill", func() bool { return !s.Alive(ref2) })
+	if got := s.Stats().DeadLetters.Stopped; got != 3*segmentSize+7 {
+		t.Fatalf("killed backlog: %d dead letters, want %d", got, 3*segmentSize+7)
+	}
+	if c := s.Counters(); !c.Balanced() || c.Queued != 0 {
+		t.Fatalf("counters %+v", c)
+	}
+}

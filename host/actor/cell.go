@@ -62,8 +62,9 @@ type cell struct {
 	scheduled bool // queued in the scheduler or running
 	overflow  Overflow
 	capacity  int32
-	size      int32 // user messages accepted and not yet finished, under mu
-	inbox     []Envelope
+	size      int32      // user messages accepted and not yet finished, under mu
+	inbox     []Envelope // the segment senders append to
+	segs      *segments  // only for mailboxes that ever held more than a segment
 	sysq      []sysMsg
 	hasSys    atomic.Bool // len(sysq) > 0, readable without the lock
 	accepted  uint64      // under mu
@@ -166,6 +167,9 @@ func (c *cell) push(w *sched.Worker, env *Envelope, try, force bool) error {
 			return fmt.Errorf("%w: waited for room", ErrMailboxFull)
 		}
 	}
+	if len(c.inbox) == cap(c.inbox) && cap(c.inbox) >= segmentSize {
+		c.chainSegment()
+	}
 	c.inbox = append(c.inbox, *env)
 	c.size++
 	c.accepted++
@@ -266,13 +270,34 @@ func (c *cell) Run(w *sched.Worker) bool {
 	return more
 }
 
-// keepBatch is how many envelopes a mailbox's two buffers may keep between
-// bursts (up to the mailbox capacity): regrowing them under the lock on
-// every swap would make senders queue behind the copying.
-const keepBatch = 8192
+// A mailbox is a chain of segments of at most segmentSize envelopes: a
+// burst never regrows (and copies) one big slice under the senders' lock,
+// and an actor keeps at most a few segments between bursts. Most mailboxes
+// never fill one segment and never allocate the chain.
+const segmentSize = 256
 
-// next returns the next user message, swapping in the senders' inbox when
-// the batch in hand is used up. The pointer stays valid until the next call.
+type segments struct {
+	full    [][]Envelope // under mu: filled segments, oldest first, before inbox
+	spare   []Envelope   // under mu: an empty segment for the next chain link
+	pending [][]Envelope // owned by the turn: segments taken at the last swap, after batch
+}
+
+// chainSegment moves the full inbox to the chain and starts a new one (c.mu held).
+func (c *cell) chainSegment() {
+	if c.segs == nil {
+		c.segs = &segments{}
+	}
+	c.segs.full = append(c.segs.full, c.inbox)
+	c.inbox = c.segs.spare
+	c.segs.spare = nil
+	if c.inbox == nil {
+		c.inbox = make([]Envelope, 0, segmentSize)
+	}
+}
+
+// next returns the next user message: from the batch in hand, then from
+// the segments taken with it, then from a fresh swap with the senders'
+// inbox. The pointer stays valid until the next call.
 func (c *cell) next() *Envelope {
 	if c.bi < len(c.batch) {
 		e := &c.batch[c.bi]
@@ -280,12 +305,33 @@ func (c *cell) next() *Envelope {
 		return e
 	}
 	clear(c.batch) // drop references held by handled messages
-	if cap(c.batch) > keepBatch && cap(c.batch) > int(c.capacity) {
-		c.batch = nil // let an unusually large burst's memory go
+	done := c.batch[:0]
+	c.bi = 0
+	if c.segs != nil && len(c.segs.pending) > 0 {
+		c.batch = c.segs.pending[0]
+		c.segs.pending[0] = nil
+		c.segs.pending = c.segs.pending[1:]
+		if cap(done) >= segmentSize {
+			c.mu.Lock()
+			if c.segs.spare == nil {
+				c.segs.spare = done
+			}
+			c.mu.Unlock()
+		}
+		c.bi = 1
+		return &c.batch[0]
 	}
-	c.batch, c.bi = c.batch[:0], 0
 	c.mu.Lock()
-	c.batch, c.inbox = c.inbox, c.batch
+	if c.segs != nil && len(c.segs.full) > 0 {
+		full := c.segs.full
+		c.batch = full[0]
+		c.segs.pending = append(append(c.segs.pending[:0], full[1:]...), c.inbox)
+		clear(full)
+		c.segs.full = full[:0]
+		c.inbox = done
+	} else {
+		c.batch, c.inbox = c.inbox, done
+	}
 	c.mu.Unlock()
 	if len(c.batch) == 0 {
 		return nil
@@ -562,21 +608,29 @@ func (c *cell) armKillTimer() {
 	c.mu.Unlock()
 }
 
-// dropQueued dead-letters every queued user message.
+// dropQueued dead-letters every queued user message, oldest first.
 func (c *cell) dropQueued(reason error) {
-	rest := c.batch[c.bi:]
+	queued := [][]Envelope{c.batch[c.bi:]}
 	c.mu.Lock()
-	inbox := c.inbox
+	if c.segs != nil {
+		queued = append(queued, c.segs.pending...)
+		queued = append(queued, c.segs.full...)
+		c.segs = nil
+	}
+	queued = append(queued, c.inbox)
 	c.inbox = nil
-	c.size -= int32(len(rest) + len(inbox))
+	n := 0
+	for _, q := range queued {
+		n += len(q)
+	}
+	c.size -= int32(n)
 	c.mu.Unlock()
-	for _, q := range [][]Envelope{rest, inbox} {
+	for _, q := range queued {
 		for i := range q {
 			c.sys.deadLetter(&q[i], c, reason)
 			c.deadLettered.Add(1)
 		}
 	}
-	clear(c.batch)
 	c.batch, c.bi = nil, 0
 }
 
