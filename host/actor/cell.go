@@ -62,9 +62,9 @@ type cell struct {
 	scheduled bool // queued in the scheduler or running
 	overflow  Overflow
 	capacity  int32
-	size      int32      // user messages accepted and not yet finished, under mu
-	inbox     []Envelope // the segment senders append to
-	segs      *segments  // only for mailboxes that ever held more than a segment
+	size      int32                    // user messages accepted and not yet finished, under mu
+	inbox     []Envelope               // the segment senders append to
+	segs      atomic.Pointer[segments] // set under mu; only for mailboxes that ever held more than a segment
 	sysq      []sysMsg
 	hasSys    atomic.Bool // len(sysq) > 0, readable without the lock
 	accepted  uint64      // under mu
@@ -284,12 +284,14 @@ type segments struct {
 
 // chainSegment moves the full inbox to the chain and starts a new one (c.mu held).
 func (c *cell) chainSegment() {
-	if c.segs == nil {
-		c.segs = &segments{}
+	sg := c.segs.Load()
+	if sg == nil {
+		sg = &segments{}
+		c.segs.Store(sg)
 	}
-	c.segs.full = append(c.segs.full, c.inbox)
-	c.inbox = c.segs.spare
-	c.segs.spare = nil
+	sg.full = append(sg.full, c.inbox)
+	c.inbox = sg.spare
+	sg.spare = nil
 	if c.inbox == nil {
 		c.inbox = make([]Envelope, 0, segmentSize)
 	}
@@ -307,14 +309,14 @@ func (c *cell) next() *Envelope {
 	clear(c.batch) // drop references held by handled messages
 	done := c.batch[:0]
 	c.bi = 0
-	if c.segs != nil && len(c.segs.pending) > 0 {
-		c.batch = c.segs.pending[0]
-		c.segs.pending[0] = nil
-		c.segs.pending = c.segs.pending[1:]
+	if sg := c.segs.Load(); sg != nil && len(sg.pending) > 0 {
+		c.batch = sg.pending[0]
+		sg.pending[0] = nil
+		sg.pending = sg.pending[1:]
 		if cap(done) >= segmentSize {
 			c.mu.Lock()
-			if c.segs.spare == nil {
-				c.segs.spare = done
+			if sg.spare == nil {
+				sg.spare = done
 			}
 			c.mu.Unlock()
 		}
@@ -322,12 +324,12 @@ func (c *cell) next() *Envelope {
 		return &c.batch[0]
 	}
 	c.mu.Lock()
-	if c.segs != nil && len(c.segs.full) > 0 {
-		full := c.segs.full
+	if sg := c.segs.Load(); sg != nil && len(sg.full) > 0 {
+		full := sg.full
 		c.batch = full[0]
-		c.segs.pending = append(append(c.segs.pending[:0], full[1:]...), c.inbox)
+		sg.pending = append(append(sg.pending[:0], full[1:]...), c.inbox)
 		clear(full)
-		c.segs.full = full[:0]
+		sg.full = full[:0]
 		c.inbox = done
 	} else {
 		c.batch, c.inbox = c.inbox, done
@@ -612,10 +614,10 @@ func (c *cell) armKillTimer() {
 func (c *cell) dropQueued(reason error) {
 	queued := [][]Envelope{c.batch[c.bi:]}
 	c.mu.Lock()
-	if c.segs != nil {
-		queued = append(queued, c.segs.pending...)
-		queued = append(queued, c.segs.full...)
-		c.segs = nil
+	if sg := c.segs.Load(); sg != nil {
+		queued = append(queued, sg.pending...)
+		queued = append(queued, sg.full...)
+		c.segs.Store(nil)
 	}
 	queued = append(queued, c.inbox)
 	c.inbox = nil

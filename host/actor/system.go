@@ -329,7 +329,8 @@ func (s *System) reply(w *sched.Worker, req *Envelope, from Ref, tag uint32, pay
 	r := Envelope{Target: req.Sender, Sender: from, CorrID: req.CorrID, Tag: tag}
 	r.setPayload(payload)
 	if f := req.reply; f != nil {
-		req.reply = nil
+		// req keeps its future: a second reply finds the ask answered (the
+		// generation guards against a later ask reusing the future).
 		if f.complete(req.replyGen, r, nil) {
 			return nil
 		}
