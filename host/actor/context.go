@@ -203,24 +203,10 @@ func (ctx *Context) RestartChild(child Ref, delay time.Duration) error {
 // SuspendChild holds a child: it keeps accepting messages but handles
 // none until RestartChild or ResumeChild. Supervisors use it to hold
 // siblings that restart one after another.
-func (ctx *Context) SuspendChild(child Ref) error {
-	ch, err := ctx.child(child)
-	if err != nil {
-		return err
-	}
-	ch.pushSys(ctx.w, sysMsg{kind: sysSuspend})
-	return nil
-}
+func (ctx *Context) SuspendChild(child Ref) error { return ctx.toChild(child, sysSuspend) }
 
 // ResumeChild lets a failed child go on with its current instance and state.
-func (ctx *Context) ResumeChild(child Ref) error {
-	ch, err := ctx.child(child)
-	if err != nil {
-		return err
-	}
-	ch.pushSys(ctx.w, sysMsg{kind: sysResume})
-	return nil
-}
+func (ctx *Context) ResumeChild(child Ref) error { return ctx.toChild(child, sysResume) }
 
 // StopChild stops a child: gracefully if it is running, dropping its queue
 // to dead letters if it failed.
@@ -235,12 +221,15 @@ func (ctx *Context) StopChild(child Ref) error {
 }
 
 // KillChild kills a child at once.
-func (ctx *Context) KillChild(child Ref) error {
+func (ctx *Context) KillChild(child Ref) error { return ctx.toChild(child, sysKill) }
+
+// toChild sends a system message to a child of this actor.
+func (ctx *Context) toChild(child Ref, k sysKind) error {
 	ch, err := ctx.child(child)
 	if err != nil {
 		return err
 	}
-	ch.pushSys(ctx.w, sysMsg{kind: sysKill})
+	ch.pushSys(ctx.w, sysMsg{kind: k})
 	return nil
 }
 

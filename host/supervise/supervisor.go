@@ -340,30 +340,42 @@ func (s *supervisor) position(c *child) int {
 	return -1
 }
 
-func (s *supervisor) remove(i int) {
-	c := s.children[i]
-	s.children = append(s.children[:i], s.children[i+1:]...)
-	s.queue = slices.DeleteFunc(s.queue, func(x *child) bool { return x == c })
-	if s.waiting == c {
-		s.waiting = nil
-	}
-}
-
 // ChildStarted moves an ordered start or restart on to the next child.
 func (s *supervisor) ChildStarted(ctx *actor.Context, ref actor.Ref) {
 	if s.waiting == nil || s.waiting.ref != ref || s.escalated {
 		return
 	}
 	s.waiting = nil
-	if !s.up {
-		if err := s.startNext(ctx); err != nil {
-			ctx.Escalate(err)
-		}
+	s.advance(ctx)
+}
+
+// advance goes on with the start-up chain, or else the restart chain,
+// once no child is awaited.
+func (s *supervisor) advance(ctx *actor.Context) {
+	if s.waiting != nil || s.escalated {
 		return
 	}
-	if err := s.restartNext(ctx, 0); err != nil {
+	var err error
+	if s.up {
+		err = s.restartNext(ctx, 0)
+	} else {
+		err = s.startNext(ctx)
+	}
+	if err != nil {
 		ctx.Escalate(err)
 	}
+}
+
+// drop forgets children[i] (it will not be restarted) and moves the chains
+// on if it was the child they waited for.
+func (s *supervisor) drop(ctx *actor.Context, i int) {
+	c := s.children[i]
+	s.children = append(s.children[:i], s.children[i+1:]...)
+	s.queue = slices.DeleteFunc(s.queue, func(x *child) bool { return x == c })
+	if s.waiting == c {
+		s.waiting = nil
+	}
+	s.advance(ctx)
 }
 
 // ChildFailed applies the strategy to a failed child.
@@ -375,8 +387,8 @@ func (s *supervisor) ChildFailed(ctx *actor.Context, ref actor.Ref, reason error
 	}
 	c := s.children[i]
 	if c.spec.Restart == Temporary {
-		s.remove(i)
 		_ = ctx.StopChild(ref)
+		s.drop(ctx, i)
 		return
 	}
 	delay, ok := s.admit(ctx, c, reason)
@@ -402,10 +414,7 @@ func (s *supervisor) ChildTerminated(ctx *actor.Context, ref actor.Ref, reason e
 	}
 	c := s.children[i]
 	if c.spec.Restart == Temporary || (c.spec.Restart == Transient && reason == nil) {
-		s.remove(i)
-		if err := s.restartNext(ctx, 0); err != nil {
-			ctx.Escalate(err)
-		}
+		s.drop(ctx, i)
 		return
 	}
 	delay, ok := s.admit(ctx, c, reason)

@@ -387,3 +387,31 @@ func TestOrderedRestartUnderManySeeds(t *testing.T) {
 		}
 	}
 }
+
+type failingStart struct{}
+
+func (failingStart) Started(*actor.Context) error                  { return errors.New("cannot start") }
+func (failingStart) Receive(*actor.Context, *actor.Envelope) error { return nil }
+
+// A temporary child that fails in Started is dropped, and the start-up
+// chain goes on with the next child instead of waiting for it forever.
+func TestTemporaryChildFailingAtStartDoesNotStallStartUp(t *testing.T) {
+	w := newWorld(t, 7)
+	sup, err := supervise.Start(w.rt.System, supervise.Spec{
+		Strategy: supervise.OneForOne,
+		Children: []supervise.ChildSpec{
+			{Name: "flaky", Restart: supervise.Temporary, Start: func() actor.Actor { return failingStart{} }},
+			child("b", w.j, supervise.Permanent),
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.j.take(); fmt.Sprint(got) != "[start b]" {
+		t.Fatalf("journal %v, want b started", got)
+	}
+	kids, _ := supervise.WhichChildren(context.Background(), w.rt.System, sup)
+	if len(kids) != 1 || kids[0].Name != "b" {
+		t.Fatalf("children %+v", kids)
+	}
+}
