@@ -73,6 +73,7 @@ type cell struct {
 	batch []Envelope
 	bi    int
 	done  int32 // finished messages not yet subtracted from size
+	left  int   // budget left in the current turn (Context.Next spends it too)
 
 	processed    atomic.Uint64
 	deadLettered atomic.Uint64
@@ -234,11 +235,11 @@ func (c *cell) pushSys(w *sched.Worker, m sysMsg) bool {
 // up to the budget of user messages. It reports whether work is left.
 func (c *cell) Run(w *sched.Worker) bool {
 	c.ctx.w = w
-	budget := c.sys.budget
-	for budget > 0 {
+	c.left = c.sys.budget
+	for c.left > 0 {
 		if c.hasSys.Load() {
 			c.runSystem()
-			budget--
+			c.left--
 			continue
 		}
 		if c.state != stateRunning && c.state != stateDraining {
@@ -253,7 +254,7 @@ func (c *cell) Run(w *sched.Worker) bool {
 			break
 		}
 		c.invoke(env)
-		budget--
+		c.left--
 	}
 	c.ctx.w = nil
 
@@ -345,7 +346,15 @@ func (c *cell) next() *Envelope {
 func (c *cell) invoke(env *Envelope) {
 	c.ctx.env = env
 	err := c.receive(env)
+	env = c.ctx.env // Context.Next may have moved on to later messages
 	c.ctx.env = nil
+	if env == nil { // Next finished every message it handed out
+		if err != nil {
+			c.sys.failures.Add(1)
+			c.fail(err)
+		}
+		return
+	}
 	c.done++
 	if err != nil {
 		c.sys.deadLetter(env, c, err)
@@ -676,15 +685,18 @@ func (c *cell) finalize() {
 }
 
 func (c *cell) counters() Counters {
+	// Finished messages are counted by the turn without the lock (c.done
+	// is the turn's own), so queued is derived from the atomic counters:
+	// every accepted message is processed, dead-lettered or still queued.
+	processed, dead := c.processed.Load(), c.deadLettered.Load()
 	c.mu.Lock()
-	acc, size := c.accepted, c.size-c.done
+	acc := c.accepted
 	c.mu.Unlock()
-	return Counters{
-		Accepted:     acc,
-		Processed:    c.processed.Load(),
-		DeadLettered: c.deadLettered.Load(),
-		Queued:       uint64(max(size, 0)),
+	var queued uint64
+	if acc > processed+dead {
+		queued = acc - processed - dead
 	}
+	return Counters{Accepted: acc, Processed: processed, DeadLettered: dead, Queued: queued}
 }
 
 // link appends child to c's children. It fails if c is stopping.

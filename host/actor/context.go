@@ -77,6 +77,32 @@ func (ctx *Context) moveCurrentBuffer(payload any) {
 	}
 }
 
+// Next ends the message in hand as processed and returns the next queued
+// user message within the same turn, or nil when the handler must return
+// instead: the turn's budget is spent, a system message is waiting, the
+// actor is no longer handling messages, or the mailbox is empty (then the
+// message in hand was finished too, and Message returns nil).
+//
+// Actors that hand messages to foreign code (WASM guests, polled
+// mailboxes) use it to deliver several messages per crossing, which is far
+// cheaper than a crossing per message. Receive still returns once: its
+// error, if any, is the failure of the message Next returned last. Only
+// call it from Receive.
+func (ctx *Context) Next() *Envelope {
+	c := ctx.c
+	if ctx.env == nil || c.left <= 1 || c.hasSys.Load() ||
+		(c.state != stateRunning && c.state != stateDraining) {
+		return nil
+	}
+	env := ctx.env
+	env.releasePayload()
+	c.processed.Add(1)
+	c.done++
+	c.left--
+	ctx.env = c.next()
+	return ctx.env
+}
+
 // Forward re-sends the message in hand to another actor, keeping its
 // sender, correlation id and pending ask (the new target replies to the
 // original asker).
