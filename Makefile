@@ -4,18 +4,44 @@ GOFLAGS   ?=
 FUZZTIME  ?= 10s
 PKGS      := ./...
 
-.PHONY: run test deps fmt-check vet unit bench bench-host bench-actors clean
+.PHONY: run run-wasm test deps deps-sys guests fmt-check vet unit bench bench-host bench-actors bench-wasm clean
+.DEFAULT_GOAL := run
+
+# WASM guests are built from source into $(WASM_OUT) (never committed).
+WASM_OUT  ?= build/wasm
+CLANG     ?= clang-14
+include wasmguest/c/guests.mk
+include wasmguest/go/guests.mk
+
+## guests: build every WASM guest (examples and test modules) from source.
+guests: guests-c guests-go
 
 ## run: the main demo (a supervision tree that survives a crashing child) on the embedded defaults.
 run:
 	$(GO) run ./examples/supervision
 
-## test: install what the tests need, then run every test (race detector on).
-test: deps fmt-check vet unit
+## run-wasm: the WASM demo: counters in Go and C, a supervised guest, a hot upgrade.
+run-wasm: guests
+	$(GO) run ./examples/wasm/host -dir $(WASM_OUT)
 
-deps:
+## test: install what the tests need, then run every test (race detector on).
+test: deps guests fmt-check vet unit
+
+deps: deps-sys
 	$(GO) mod download
 	cd bench && $(GO) mod download
+
+# The C guests need Debian's clang, lld, wasi-libc and the wasm32 builtins.
+WASM_APT := clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32
+## deps-sys: install the system packages the guests need (apt, when missing).
+deps-sys:
+	@missing=$$(for p in $(WASM_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -25,19 +51,29 @@ vet:
 	$(GO) vet $(PKGS)
 	cd bench && $(GO) vet ./...
 
+# wazero compiles ten times slower under the race detector: a quick run of
+# the WASM tests without it fills a compilation cache the race run reuses.
+WASM_TEST_CACHE ?= $(abspath build/wasm-test-cache)
+
 unit:
-	$(GO) test -race -count=1 $(PKGS)
+	STARK_WASM_TEST_CACHE=$(WASM_TEST_CACHE) $(GO) test -count=1 ./host/wasm
+	STARK_WASM_TEST_CACHE=$(WASM_TEST_CACHE) $(GO) test -race -count=1 $(PKGS)
 	cd bench && $(GO) test -count=1 ./...
 	$(GO) run ./examples/supervision >/dev/null
+	$(GO) run ./examples/wasm/host -dir $(WASM_OUT) >/dev/null
 
-## bench: micro-benchmarks of the host packages, then STARK vs Proto.Actor side by side.
-bench: bench-host bench-actors
+## bench: micro-benchmarks of the host packages, STARK vs Proto.Actor, then the WASM comparisons.
+bench: bench-host bench-actors bench-wasm
 
 bench-host:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./host/...
 
 bench-actors:
 	cd bench && $(GO) run ./cmd/actorbench
+
+## bench-wasm: WASM actors vs raw wazero, sandboxed vs trusted, vs Extism; spawn cost; 10,000 live actors.
+bench-wasm: guests
+	cd bench && $(GO) run ./cmd/wasmbench -dir $(abspath $(WASM_OUT))
 
 clean:
 	$(GO) clean -testcache

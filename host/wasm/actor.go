@@ -133,6 +133,9 @@ func (e *Engine) Producer(m *Module, opts ...Option) (actor.Producer, []actor.Op
 	if m == nil || m.engine != e {
 		return nil, nil, fmt.Errorf("%w: module of another engine or nil", actor.ErrInvalid)
 	}
+	if e.closing.Load() {
+		return nil, nil, ErrClosed
+	}
 	c := spawnConfig{lim: e.defaultLimits()}
 	for _, o := range opts {
 		o(&c)

@@ -40,6 +40,9 @@ func NewConfig() Config {
 // by an earlier process loads in milliseconds instead of compiling again.
 func (c Config) WithCacheDir(dir string) Config { c.cacheDir = dir; return c }
 
+// CacheDir returns the on-disk compilation cache directory ("" for none).
+func (c Config) CacheDir() string { return c.cacheDir }
+
 // WithLogger sets where stark.log lines of guests go.
 func (c Config) WithLogger(l *slog.Logger) Config { c.logger = l; return c }
 
@@ -70,10 +73,12 @@ type Engine struct {
 	named   map[string]*Module    // modules guests may spawn by name
 	closed  bool
 
-	compiles  atomic.Uint64
-	cacheHits atomic.Uint64
-	instances atomic.Int64
-	spawned   atomic.Uint64
+	compiles    atomic.Uint64
+	cacheHits   atomic.Uint64
+	instances   atomic.Int64
+	spawned     atomic.Uint64
+	closing     atomic.Bool // set by Close; the last instance out releases the runtimes
+	releaseOnce sync.Once
 }
 
 type moduleKey struct {
@@ -265,8 +270,11 @@ func (e *Engine) Stats() Stats {
 		Instances: e.instances.Load(), Spawned: e.spawned.Load()}
 }
 
-// Close releases the compiled modules and both runtimes. Stop the actors
-// first: instances still running are closed under them and fail.
+// Close stops the engine: Compile, Register and Spawn fail with ErrClosed
+// from now on. The wazero runtimes (compiled code included) are released
+// once the last instance has closed, so actors still running keep running
+// until they stop; stop them (shut the runtime down) before Close to
+// release everything at once. Close never frees code a guest is running.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
@@ -275,11 +283,41 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.closed = true
 	e.mu.Unlock()
-	err := errors.Join(e.sandboxed.Close(ctx), e.trusted.Close(ctx))
-	if e.cache != nil {
-		err = errors.Join(err, e.cache.Close(ctx))
+	e.closing.Store(true)
+	if e.instances.Load() == 0 {
+		return e.release(ctx)
 	}
+	return nil
+}
+
+// release closes the runtimes, once.
+func (e *Engine) release(ctx context.Context) error {
+	var err error
+	e.releaseOnce.Do(func() {
+		err = errors.Join(e.sandboxed.Close(ctx), e.trusted.Close(ctx))
+		if e.cache != nil {
+			err = errors.Join(err, e.cache.Close(ctx))
+		}
+	})
 	return err
+}
+
+// acquire counts a new instance; it fails once the engine is closing.
+func (e *Engine) acquire() error {
+	e.instances.Add(1)
+	if e.closing.Load() {
+		e.releaseInstance()
+		return ErrClosed
+	}
+	return nil
+}
+
+// releaseInstance uncounts an instance; the last one out of a closed
+// engine releases the runtimes.
+func (e *Engine) releaseInstance() {
+	if e.instances.Add(-1) == 0 && e.closing.Load() {
+		_ = e.release(context.Background())
+	}
 }
 
 // moduleConfig is the sandbox of one instance: no files, no environment,

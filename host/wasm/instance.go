@@ -45,8 +45,8 @@ type instance struct {
 	mod   api.Module
 	mem   api.Memory
 
-	fHandle, fAlloc, fFree, fInit, fStop, fSnapshot, fRestore api.Function
-	stack                                                     [4]uint64
+	fHandle api.Function // the one export every message needs
+	stack   [4]uint64
 
 	cc    callCtx
 	state atomic.Int32
@@ -93,7 +93,8 @@ func instanceOf(ctx context.Context) *instance {
 	panic("stark/wasm: host function called outside a STARK call")
 }
 
-// newInstance instantiates m, runs _initialize and checks the ABI version.
+// newInstance instantiates m and runs _initialize; for the compile-time
+// probe (no owner) it also checks the ABI version.
 func newInstance(ctx context.Context, m *Module, lim limits, g *grants, owner *wasmActor) (*instance, error) {
 	in := &instance{m: m, lim: lim, owner: owner}
 	in.cc.in = in
@@ -104,27 +105,30 @@ func newInstance(ctx context.Context, m *Module, lim limits, g *grants, owner *w
 	if m.trusted {
 		rt = m.engine.trusted
 	}
+	if err := m.engine.acquire(); err != nil {
+		return nil, err
+	}
 	ictx := experimental.WithMemoryAllocator(ctx, memoryAllocator(uint64(lim.memoryPages)<<16))
 	mod, err := rt.InstantiateModule(ictx, m.compiled, moduleConfig(g, &in.stderr))
 	if err != nil {
+		m.engine.releaseInstance()
 		return nil, fmt.Errorf("%w: %s: instantiate: %v", ErrContract, m.name, err)
 	}
-	m.engine.instances.Add(1)
 	in.mod = mod
 	in.mem = mod.ExportedMemory("memory")
+	// wazero gives each looked-up export its own call stack (about 14 KiB),
+	// so an instance keeps only stark_handle; the others are looked up
+	// when needed and dropped after (export()).
 	in.fHandle = mod.ExportedFunction("stark_handle")
-	in.fAlloc = mod.ExportedFunction("stark_alloc")
-	in.fFree = mod.ExportedFunction("stark_free")
-	in.fInit = mod.ExportedFunction("stark_init")
-	in.fStop = mod.ExportedFunction("stark_stop")
-	in.fSnapshot = mod.ExportedFunction("stark_snapshot")
-	in.fRestore = mod.ExportedFunction("stark_restore")
 
 	if m.hasInitialize {
 		if err := in.call("_initialize", mod.ExportedFunction("_initialize"), in.stack[:0]); err != nil {
 			in.close(ctx)
 			return nil, err
 		}
+	}
+	if owner != nil {
+		return in, nil // the compile-time probe checked the version of these very bytes
 	}
 	if err := in.call("stark_abi_version", mod.ExportedFunction("stark_abi_version"), in.stack[:1]); err != nil {
 		in.close(ctx)
@@ -135,6 +139,15 @@ func newInstance(ctx context.Context, m *Module, lim limits, g *grants, owner *w
 		return nil, fmt.Errorf("%w: %s: stark_abi_version returned %d, this host speaks version %d", ErrContract, m.name, v, ABIVersion)
 	}
 	return in, nil
+}
+
+// export looks up an export the instance does not keep, or returns nil
+// when the module lacks it.
+func (in *instance) export(name string, has bool) api.Function {
+	if !has || in.mod == nil {
+		return nil
+	}
+	return in.mod.ExportedFunction(name)
 }
 
 // call runs one export. Any error closes the instance for good: a trapped
@@ -209,7 +222,7 @@ func (in *instance) place(data []byte) (uint32, error) {
 	if n > in.regionCap || in.region == 0 {
 		want := max(n, 2*in.regionCap, 256)
 		in.stack[0] = uint64(want)
-		if err := in.call("stark_alloc", in.fAlloc, in.stack[:1]); err != nil {
+		if err := in.call("stark_alloc", in.export("stark_alloc", true), in.stack[:1]); err != nil {
 			return 0, err
 		}
 		ptr := uint32(in.stack[0])
@@ -218,9 +231,9 @@ func (in *instance) place(data []byte) (uint32, error) {
 			return 0, &GuestError{Module: in.m.name, Export: "stark_alloc", Kind: ErrTrap,
 				Reason: fmt.Sprintf("stark_alloc(%d) returned %#x: out of memory or outside memory", want, ptr)}
 		}
-		if in.region != 0 && in.fFree != nil {
+		if free := in.export("stark_free", in.m.hasFree); in.region != 0 && free != nil {
 			in.stack[0] = uint64(in.region)
-			if err := in.call("stark_free", in.fFree, in.stack[:1]); err != nil {
+			if err := in.call("stark_free", free, in.stack[:1]); err != nil {
 				return 0, err
 			}
 		}
@@ -234,7 +247,8 @@ func (in *instance) place(data []byte) (uint32, error) {
 
 // init runs stark_init with the spawn's init bytes.
 func (in *instance) init(actx *actor.Context, args []byte) error {
-	if in.fInit == nil {
+	f := in.export("stark_init", in.m.hasInit)
+	if f == nil {
 		return nil
 	}
 	ptr, err := in.place(args)
@@ -244,7 +258,7 @@ func (in *instance) init(actx *actor.Context, args []byte) error {
 	in.actx = actx
 	defer func() { in.actx = nil }()
 	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(args))
-	if err := in.call("stark_init", in.fInit, in.stack[:2]); err != nil {
+	if err := in.call("stark_init", f, in.stack[:2]); err != nil {
 		return err
 	}
 	return in.status("stark_init", int32(in.stack[0]))
@@ -254,7 +268,7 @@ func (in *instance) init(actx *actor.Context, args []byte) error {
 func (in *instance) snapshot(actx *actor.Context) ([]byte, error) {
 	in.actx, in.saving, in.saved = actx, true, nil
 	defer func() { in.actx, in.saving = nil, false }()
-	if err := in.call("stark_snapshot", in.fSnapshot, in.stack[:1]); err != nil {
+	if err := in.call("stark_snapshot", in.export("stark_snapshot", true), in.stack[:1]); err != nil {
 		return nil, err
 	}
 	if err := in.status("stark_snapshot", int32(in.stack[0])); err != nil {
@@ -274,7 +288,7 @@ func (in *instance) restore(actx *actor.Context, state []byte) error {
 	in.actx = actx
 	defer func() { in.actx = nil }()
 	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(state))
-	if err := in.call("stark_restore", in.fRestore, in.stack[:2]); err != nil {
+	if err := in.call("stark_restore", in.export("stark_restore", true), in.stack[:2]); err != nil {
 		return err
 	}
 	return in.status("stark_restore", int32(in.stack[0]))
@@ -282,9 +296,9 @@ func (in *instance) restore(actx *actor.Context, state []byte) error {
 
 // stop runs stark_stop (when the instance is still healthy) and closes it.
 func (in *instance) stop(ctx context.Context, actx *actor.Context) {
-	if in.fStop != nil && !in.dead {
+	if stop := in.export("stark_stop", in.m.hasStop); stop != nil && !in.dead {
 		in.actx = actx
-		if err := in.call("stark_stop", in.fStop, in.stack[:0]); err != nil && in.owner != nil {
+		if err := in.call("stark_stop", stop, in.stack[:0]); err != nil && in.owner != nil {
 			in.m.engine.log.Warn("wasm guest failed in stark_stop", "module", in.m.name, "err", err)
 		}
 		in.actx = nil
@@ -299,7 +313,7 @@ func (in *instance) close(ctx context.Context) {
 	_ = in.mod.Close(ctx)
 	in.mod = nil
 	in.dead = true
-	in.m.engine.instances.Add(-1)
+	in.m.engine.releaseInstance()
 }
 
 // tail keeps the last bytes a guest wrote to stderr.

@@ -20,6 +20,11 @@ import (
 // missing or stale (a no-op when make test already did).
 var guestDir string
 
+// cacheDir is wazero's on-disk compilation cache shared by the tests of
+// this run, so each Go guest (a 3.6 MB module, about a second to compile)
+// is compiled once per mode rather than once per test.
+var cacheDir string
+
 func TestMain(m *testing.M) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -36,7 +41,21 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 	}
-	os.Exit(m.Run())
+	// STARK_WASM_TEST_CACHE keeps the cache between runs: make test fills
+	// it in a quick run without the race detector, under which wazero's
+	// compiler is ten times slower, and the race run then loads from it.
+	cacheDir = os.Getenv("STARK_WASM_TEST_CACHE")
+	if cacheDir == "" {
+		if cacheDir, err = os.MkdirTemp("", "stark-wasm-test-cache-"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		defer os.RemoveAll(cacheDir)
+	}
+	code := m.Run()
+	if code != 0 {
+		os.Exit(code)
+	}
 }
 
 func guestPath(t testing.TB, name string) string {
@@ -75,6 +94,9 @@ func newEnv(t testing.TB, cfg wasm.Config, hc ...func(host.Config) host.Config) 
 	}
 	if err := rt.Start(); err != nil {
 		t.Fatal(err)
+	}
+	if cfg.CacheDir() == "" {
+		cfg = cfg.WithCacheDir(cacheDir)
 	}
 	e, err := wasm.NewEngine(context.Background(), cfg)
 	if err != nil {

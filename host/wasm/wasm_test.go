@@ -183,6 +183,8 @@ func TestTimersLookupSpawn(t *testing.T) {
 	}
 }
 
+var errTrapOrDeadline = errors.New("trap or deadline")
+
 // TestHostileGuests: every misbehaviour is an actor failure. The failing
 // message is dead-lettered with the reason, the waiting ask ends with it,
 // the instance is closed, the supervisor starts a fresh one that answers,
@@ -198,6 +200,8 @@ func TestHostileGuests(t *testing.T) {
 		{"c-membomb", 1, wasm.ErrTrap, ""},
 		{"c-membomb", 2, wasm.ErrGuestStatus, "memory limit"},
 		{"c-recurse", 1, wasm.ErrTrap, ""},
+		// Native recursion: wazero's stack ceiling or the deadline, whichever comes first.
+		{"c-recurse", 2, errTrapOrDeadline, ""},
 		{"c-unreachable", 1, wasm.ErrTrap, "unreachable"},
 		{"c-badptr", 1, wasm.ErrTrap, "stark.send: pointer"},
 		{"c-badptr", 2, wasm.ErrTrap, "stark.reply: pointer"},
@@ -225,6 +229,12 @@ func TestHostileGuests(t *testing.T) {
 				t.Fatalf("hostile tag %d answered without error", tc.tag)
 			}
 			t.Logf("reason: %v", err)
+			if tc.kind == errTrapOrDeadline && (errors.Is(err, wasm.ErrTrap) || errors.Is(err, wasm.ErrDeadline)) {
+				tc.kind = wasm.ErrTrap
+				if errors.Is(err, wasm.ErrDeadline) {
+					tc.kind = wasm.ErrDeadline
+				}
+			}
 			if !errors.Is(err, tc.kind) {
 				t.Fatalf("error %v: want %v", err, tc.kind)
 			}
@@ -499,4 +509,89 @@ func TestThousandCGuests(t *testing.T) {
 	if n := v.e.Stats().Instances; n != 1000 {
 		t.Fatalf("%d live instances, want 1000", n)
 	}
+}
+
+// TestSandbox: by default a guest sees no files and no environment; spawn
+// options grant read-only directories and named variables, nothing more.
+func TestSandbox(t *testing.T) {
+	v := newEnv(t, wasm.NewConfig())
+	m := v.compile(t, "c-sandbox")
+	t.Setenv("STARK_SANDBOX_SECRET", "host-only")
+	t.Setenv("STARK_SANDBOX_GRANTED", "shared")
+
+	closed := v.spawn(t, m)
+	for _, path := range []string{"/etc/hostname", "/etc/passwd", "/", "."} {
+		if out, _ := v.ask(t, closed, 1, []byte(path)); !strings.HasPrefix(string(out), "err:") {
+			t.Fatalf("default sandbox read %s: %q", path, out)
+		}
+	}
+	for _, name := range []string{"STARK_SANDBOX_SECRET", "PATH", "HOME"} {
+		if out, _ := v.ask(t, closed, 3, []byte(name)); string(out) != "unset" {
+			t.Fatalf("default sandbox sees %s=%q", name, out)
+		}
+	}
+
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/hello.txt", []byte("hello, guest"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open := v.spawn(t, m, wasm.WithReadOnlyDir(dir, "/data"),
+		wasm.WithEnv("STARK_SANDBOX_GRANTED"), wasm.WithEnvValue("MODE", "test"))
+	if out, _ := v.ask(t, open, 1, []byte("/data/hello.txt")); string(out) != "ok:hello, guest" {
+		t.Fatalf("granted read: %q", out)
+	}
+	if out, _ := v.ask(t, open, 2, []byte("/data/new.txt")); !strings.HasPrefix(string(out), "err:") {
+		t.Fatalf("write into a read-only dir: %q", out)
+	}
+	if _, err := os.Stat(dir + "/new.txt"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the guest created a file on the host: %v", err)
+	}
+	if out, _ := v.ask(t, open, 1, []byte("/etc/hostname")); !strings.HasPrefix(string(out), "err:") {
+		t.Fatalf("read outside the granted dir: %q", out)
+	}
+	for name, want := range map[string]string{"STARK_SANDBOX_GRANTED": "shared", "MODE": "test", "STARK_SANDBOX_SECRET": "unset"} {
+		if out, _ := v.ask(t, open, 3, []byte(name)); string(out) != want {
+			t.Fatalf("granted env %s=%q, want %q", name, out, want)
+		}
+	}
+}
+
+// TestEngineCloseWhileActorsRun: closing the engine under running actors
+// refuses new work but never pulls code from under a guest; the runtimes
+// go when the last instance does.
+func TestEngineCloseWhileActorsRun(t *testing.T) {
+	v := newEnv(t, wasm.NewConfig())
+	ctx := context.Background()
+	m := v.compile(t, "c-echo")
+	tm := v.compile(t, "c-echo", wasm.Trusted())
+	refs := []actor.Ref{v.spawn(t, m), v.spawn(t, tm)}
+	for _, ref := range refs {
+		v.ask(t, ref, 1, []byte("warm"))
+	}
+	if err := v.e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.e.Compile(ctx, guestBytes(t, "counter-c")); !errors.Is(err, wasm.ErrClosed) {
+		t.Fatalf("compile after close: %v", err)
+	}
+	if _, err := v.e.Spawn(v.rt, m); !errors.Is(err, wasm.ErrClosed) {
+		t.Fatalf("spawn after close: %v", err)
+	}
+	// Running actors keep answering; a restart cannot get a new instance.
+	for _, ref := range refs {
+		if out, _ := v.ask(t, ref, 1, []byte("still here")); string(out) != "still here" {
+			t.Fatalf("after close: %q", out)
+		}
+	}
+	if _, err := v.askErr(refs[0], 13, nil); !errors.Is(err, wasm.ErrGuestStatus) {
+		t.Fatalf("failure: %v", err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if _, err := v.askErr(refs[0], 1, []byte("x")); err == nil {
+		t.Fatal("an actor got a new instance from a closed engine")
+	}
+	for _, ref := range refs {
+		_ = v.rt.Stop(ref)
+	}
+	waitFor(t, "every instance closed", func() bool { return v.e.Stats().Instances == 0 })
 }

@@ -10,6 +10,9 @@
  *          The shadow stack is at the bottom of memory (--stack-first), so
  *          running off it is an out-of-bounds access: a trap. (Should the
  *          engine's own call stack run out first, that is a trap too.)
+ *   tag 2  recurses without bound using only wasm locals (no shadow stack):
+ *          only the engine's own call stack grows, until wazero's ceiling
+ *          traps it ("stack overflow") or the deadline ends it.
  *   other  reply with the same tag and payload.
  */
 #define STARK_GUEST_IMPLEMENTATION
@@ -25,9 +28,19 @@ __attribute__((noinline)) static uint32_t dive(uint32_t depth) {
     return dive(depth + 1) + frame[0] + frame[255];
 }
 
+__attribute__((noinline)) static uint32_t plunge(uint32_t depth) {
+    if (depth == never) return depth;
+    return plunge(depth + 1) * 3u + depth;
+}
+
 int32_t stark_on_message(uint32_t tag, const uint8_t *data, uint32_t len) {
     if (tag == 1) {
         uint32_t v = dive(0);
+        stark_reply(tag, &v, sizeof v);
+        return STARK_OK;
+    }
+    if (tag == 2) {
+        uint32_t v = plunge(0);
         stark_reply(tag, &v, sizeof v);
         return STARK_OK;
     }
