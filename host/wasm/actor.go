@@ -136,6 +136,9 @@ func (e *Engine) Producer(m *Module, opts ...Option) (actor.Producer, []actor.Op
 	if e.closing.Load() {
 		return nil, nil, ErrClosed
 	}
+	if m.evicted.Load() {
+		return nil, nil, fmt.Errorf("%w: module %s was evicted", ErrClosed, m.name)
+	}
 	c := spawnConfig{lim: e.defaultLimits()}
 	for _, o := range opts {
 		o(&c)

@@ -256,18 +256,50 @@ func (e *Engine) Lookup(name string) (*Module, error) {
 	return m, nil
 }
 
+// Evict drops m from the compile cache and from the names it is
+// registered under, so a long-running host that deploys many versions does
+// not keep them all. Actors running m keep running; its compiled code is
+// released when the last of their instances closes. Spawning m afterwards
+// fails with ErrClosed; compiling the same bytes again compiles anew.
+func (e *Engine) Evict(m *Module) error {
+	if m == nil || m.engine != e {
+		return fmt.Errorf("stark/wasm: evict: not a module of this engine")
+	}
+	e.mu.Lock()
+	for k, v := range e.modules {
+		if v == m {
+			delete(e.modules, k)
+		}
+	}
+	for name, v := range e.named {
+		if v == m {
+			delete(e.named, name)
+		}
+	}
+	e.mu.Unlock()
+	m.evicted.Store(true)
+	if m.live.Load() == 0 {
+		m.closeCompiled()
+	}
+	return nil
+}
+
 // Stats counts the engine's work.
 type Stats struct {
 	Compiles  uint64 // modules compiled (cache misses)
 	CacheHits uint64 // Compile calls answered from the cache
 	Instances int64  // live guest instances
 	Spawned   uint64 // WASM actors spawned
+	Modules   int    // compiled modules in the cache
 }
 
 // Stats returns a snapshot of the counters.
 func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	n := len(e.modules)
+	e.mu.Unlock()
 	return Stats{Compiles: e.compiles.Load(), CacheHits: e.cacheHits.Load(),
-		Instances: e.instances.Load(), Spawned: e.spawned.Load()}
+		Instances: e.instances.Load(), Spawned: e.spawned.Load(), Modules: n}
 }
 
 // Close stops the engine: Compile, Register and Spawn fail with ErrClosed

@@ -108,9 +108,14 @@ func newInstance(ctx context.Context, m *Module, lim limits, g *grants, owner *w
 	if err := m.engine.acquire(); err != nil {
 		return nil, err
 	}
+	if err := m.acquire(); err != nil {
+		m.engine.releaseInstance()
+		return nil, err
+	}
 	ictx := experimental.WithMemoryAllocator(ctx, memoryAllocator(uint64(lim.memoryPages)<<16))
 	mod, err := rt.InstantiateModule(ictx, m.compiled, moduleConfig(g, &in.stderr))
 	if err != nil {
+		m.releaseInstance()
 		m.engine.releaseInstance()
 		return nil, fmt.Errorf("%w: %s: instantiate: %v", ErrContract, m.name, err)
 	}
@@ -313,6 +318,7 @@ func (in *instance) close(ctx context.Context) {
 	_ = in.mod.Close(ctx)
 	in.mod = nil
 	in.dead = true
+	in.m.releaseInstance()
 	in.m.engine.releaseInstance()
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -26,6 +28,30 @@ type Module struct {
 	minPages uint32 // initial memory
 
 	hasFree, hasInit, hasStop, hasSnapshot, hasRestore, hasInitialize bool
+
+	live    atomic.Int64 // instances of this module
+	evicted atomic.Bool  // Evict was called: close the compiled code with the last instance
+	once    sync.Once
+}
+
+// acquire counts an instance of m; it fails once m was evicted.
+func (m *Module) acquire() error {
+	m.live.Add(1)
+	if m.evicted.Load() {
+		m.releaseInstance()
+		return fmt.Errorf("%w: module %s was evicted", ErrClosed, m.name)
+	}
+	return nil
+}
+
+func (m *Module) releaseInstance() {
+	if m.live.Add(-1) == 0 && m.evicted.Load() {
+		m.closeCompiled()
+	}
+}
+
+func (m *Module) closeCompiled() {
+	m.once.Do(func() { _ = m.compiled.Close(context.Background()) })
 }
 
 // Name returns the module's name (file name or hash prefix).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
@@ -594,4 +595,75 @@ func TestEngineCloseWhileActorsRun(t *testing.T) {
 		_ = v.rt.Stop(ref)
 	}
 	waitFor(t, "every instance closed", func() bool { return v.e.Stats().Instances == 0 })
+}
+
+// TestCompileMutatedModules: random corruptions of a real module are
+// refused with an error (or, if still valid, compile and run); the host
+// never panics or crashes on them.
+func TestCompileMutatedModules(t *testing.T) {
+	v := newEnv(t, wasm.NewConfig().WithDeadline(100*time.Millisecond))
+	ctx := context.Background()
+	good := guestBytes(t, "c-echo")
+	rng := rand.New(rand.NewPCG(1, 2))
+	accepted := 0
+	for i := range 300 {
+		b := append([]byte(nil), good...)
+		for range 1 + rng.IntN(4) {
+			b[8+rng.IntN(len(b)-8)] = byte(rng.Uint32())
+		}
+		m, err := v.e.Compile(ctx, b, wasm.Named(fmt.Sprintf("mutant-%d", i)))
+		if err != nil {
+			if !errors.Is(err, wasm.ErrMalformed) && !errors.Is(err, wasm.ErrContract) &&
+				!errors.Is(err, wasm.ErrTrap) && !errors.Is(err, wasm.ErrDeadline) {
+				t.Fatalf("mutant %d: unexpected error kind: %v", i, err)
+			}
+			continue
+		}
+		accepted++
+		ref, err := v.e.Spawn(v.rt, m)
+		if err != nil {
+			t.Fatalf("mutant %d compiled but cannot spawn: %v", i, err)
+		}
+		_, _ = v.askErr(ref, 1, []byte("still sane?")) // any answer or failure, no crash
+		_ = v.rt.Kill(ref)
+	}
+	t.Logf("%d of 300 mutants still compiled", accepted)
+	if out, _ := v.ask(t, v.spawn(t, v.compile(t, "c-echo")), 1, []byte("ok")); string(out) != "ok" {
+		t.Fatalf("the engine is unwell after the mutants: %q", out)
+	}
+}
+
+// TestEvict: an evicted module leaves the cache; its running actors keep
+// going; new spawns fail; the same bytes compile again.
+func TestEvict(t *testing.T) {
+	v := newEnv(t, wasm.NewConfig())
+	m := v.compile(t, "counter-c")
+	if err := v.e.Register("counter", m); err != nil {
+		t.Fatal(err)
+	}
+	ref := v.spawn(t, m)
+	v.ask(t, ref, 1, mp(t, 3))
+	before := v.e.Stats()
+	if err := v.e.Evict(m); err != nil {
+		t.Fatal(err)
+	}
+	if st := v.e.Stats(); st.Modules != before.Modules-1 {
+		t.Fatalf("modules %d -> %d after evict", before.Modules, st.Modules)
+	}
+	if _, err := v.e.Lookup("counter"); !errors.Is(err, wasm.ErrUnknownModule) {
+		t.Fatalf("evicted module still registered: %v", err)
+	}
+	if out, _ := v.ask(t, ref, 1, mp(t, 4)); unmp[int64](t, out) != 7 {
+		t.Fatal("a running actor lost its module")
+	}
+	if _, err := v.e.Spawn(v.rt, m); !errors.Is(err, wasm.ErrClosed) {
+		t.Fatalf("spawn of an evicted module: %v", err)
+	}
+	m2 := v.compile(t, "counter-c")
+	if m2 == m {
+		t.Fatal("compile after evict returned the evicted module")
+	}
+	if out, _ := v.ask(t, v.spawn(t, m2), 2, nil); unmp[int64](t, out) != 0 {
+		t.Fatal("fresh module misbehaves")
+	}
 }
