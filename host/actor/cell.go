@@ -67,6 +67,7 @@ type cell struct {
 	segs      atomic.Pointer[segments] // set under mu; only for mailboxes that ever held more than a segment
 	sysq      []sysMsg
 	hasSys    atomic.Bool // len(sysq) > 0, readable without the lock
+	paused    atomic.Bool // Context.Pause: no user messages until System.Unpause
 	accepted  uint64      // under mu
 
 	// Owned by the cell's turn.
@@ -174,7 +175,7 @@ func (c *cell) push(w *sched.Worker, env *Envelope, try, force bool) error {
 	c.inbox = append(c.inbox, *env)
 	c.size++
 	c.accepted++
-	wake := !c.scheduled && c.state == stateRunning
+	wake := !c.scheduled && c.state == stateRunning && !c.paused.Load()
 	if wake {
 		c.scheduled = true
 	}
@@ -213,6 +214,21 @@ func (c *cell) waitForSpace() bool {
 	return ok
 }
 
+// unpause lets a paused cell handle user messages again, scheduling it
+// when messages are waiting.
+func (c *cell) unpause() {
+	c.paused.Store(false)
+	c.mu.Lock()
+	run := !c.scheduled && c.size > 0 && (c.state == stateRunning || c.state == stateDraining)
+	if run {
+		c.scheduled = true
+	}
+	c.mu.Unlock()
+	if run {
+		c.schedule(nil)
+	}
+}
+
 // pushSys queues a system message; it is dropped if the cell already stopped.
 func (c *cell) pushSys(w *sched.Worker, m sysMsg) bool {
 	c.mu.Lock()
@@ -242,7 +258,7 @@ func (c *cell) Run(w *sched.Worker) bool {
 			c.left--
 			continue
 		}
-		if c.state != stateRunning && c.state != stateDraining {
+		if c.state != stateRunning && c.state != stateDraining || c.state == stateRunning && c.paused.Load() {
 			break
 		}
 		env := c.next()
@@ -265,7 +281,7 @@ func (c *cell) Run(w *sched.Worker) bool {
 		close(c.ext.spaceCh)
 		c.ext.spaceCh = nil
 	}
-	more := len(c.sysq) > 0 || (c.size > 0 && (c.state == stateRunning || c.state == stateDraining))
+	more := len(c.sysq) > 0 || (c.size > 0 && (c.state == stateRunning && !c.paused.Load() || c.state == stateDraining))
 	c.scheduled = more
 	c.mu.Unlock()
 	return more
@@ -429,6 +445,7 @@ func (c *cell) handleSys(m *sysMsg) {
 			c.start()
 		}
 	case sysStop:
+		c.paused.Store(false) // a draining actor must make progress
 		switch c.state {
 		case stateRunning:
 			c.setState(stateDraining)

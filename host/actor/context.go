@@ -91,7 +91,8 @@ func (ctx *Context) moveCurrentBuffer(payload any) {
 func (ctx *Context) Next() *Envelope {
 	c := ctx.c
 	if ctx.env == nil || c.left <= 1 || c.hasSys.Load() ||
-		(c.state != stateRunning && c.state != stateDraining) {
+		(c.state != stateRunning && c.state != stateDraining) ||
+		(c.state == stateRunning && c.paused.Load()) {
 		return nil
 	}
 	env := ctx.env
@@ -102,6 +103,15 @@ func (ctx *Context) Next() *Envelope {
 	ctx.env = c.next()
 	return ctx.env
 }
+
+// Pause stops the actor from handling user messages once the message in
+// hand is done: its mailbox keeps accepting (up to its capacity, so
+// senders feel the back-pressure) until System.Unpause. System messages
+// (stop, restart, supervision) are still handled, and a graceful stop
+// lifts the pause so the actor can drain. An actor that hands messages to
+// a slower consumer outside the runtime (a polled mailbox) uses it for
+// flow control.
+func (ctx *Context) Pause() { ctx.c.paused.Store(true) }
 
 // Forward re-sends the message in hand to another actor, keeping its
 // sender, correlation id and pending ask (the new target replies to the

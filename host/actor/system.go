@@ -344,6 +344,42 @@ func (s *System) reply(w *sched.Worker, req *Envelope, from Ref, tag uint32, pay
 	return s.deliver(w, &r, false)
 }
 
+// Reply answers req, a message an actor received and kept (by value), from
+// outside that actor's turn: to the waiting Ask, or as a message from
+// `from` to req's sender. Code that hands messages to another runtime (a
+// polled mailbox) uses it when the answer comes back.
+func (s *System) Reply(req *Envelope, from Ref, tag uint32, payload any) error {
+	return s.reply(nil, req, from, tag, payload)
+}
+
+// Abort ends the Ask waiting on req (a kept message) with reason instead
+// of a reply. It returns ErrNoReplyTarget when nobody is waiting and
+// ErrAskAbandoned when the ask already ended.
+func (s *System) Abort(req *Envelope, reason error) error {
+	f := req.reply
+	if f == nil {
+		return ErrNoReplyTarget
+	}
+	if reason == nil {
+		reason = ErrStopped
+	}
+	if !f.complete(req.replyGen, Envelope{}, reason) {
+		return ErrAskAbandoned
+	}
+	return nil
+}
+
+// Unpause lets an actor that paused itself (Context.Pause) handle user
+// messages again.
+func (s *System) Unpause(ref Ref) error {
+	c := s.table.lookup(ref)
+	if c == nil || c == s.root {
+		return fmt.Errorf("%w: %v", ErrStaleRef, ref)
+	}
+	c.unpause()
+	return nil
+}
+
 // Stop stops ref gracefully: it handles what is already queued, refuses
 // new messages, stops its children (children first) and then terminates.
 // It returns at once; Watch to learn when it has terminated.

@@ -1,0 +1,109 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestPauseUnpause: a paused actor stops handling user messages (its
+// mailbox fills and pushes back on senders), Unpause resumes it where it
+// left off, and a stop lifts the pause so the actor drains.
+func TestPauseUnpause(t *testing.T) {
+	s := newSystem(t, Config{})
+	var handled atomic.Int64
+	ref, err := s.SpawnFunc(func(ctx *Context, m *Envelope) error {
+		handled.Add(1)
+		if m.Tag == 1 {
+			ctx.Pause()
+		}
+		return nil
+	}, WithMailbox(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(ref, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return handled.Load() == 1 })
+	for i := range 8 {
+		if err := s.Send(ref, 2, i); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if err := s.TrySend(ref, 2, 99); !errors.Is(err, ErrMailboxFull) {
+		t.Fatalf("paused actor's full mailbox: %v", err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if n := handled.Load(); n != 1 {
+		t.Fatalf("a paused actor handled %d messages", n)
+	}
+	if err := s.Unpause(ref); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return handled.Load() == 9 })
+
+	// Pause again, then stop: the queued messages are still handled.
+	if err := s.Send(ref, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return handled.Load() == 10 })
+	for range 3 {
+		_ = s.Send(ref, 2, nil)
+	}
+	if err := s.Stop(ref); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return !s.Alive(ref) })
+	if n := handled.Load(); n != 13 {
+		t.Fatalf("handled %d after a stop, want 13 (the stop drains)", n)
+	}
+	if err := s.Unpause(ref); !errors.Is(err, ErrStaleRef) {
+		t.Fatalf("unpause of a stopped actor: %v", err)
+	}
+}
+
+// TestReplyAndAbortFromOutside: a message kept by value is answered (or
+// its ask ended with a reason) after the handler returned.
+func TestReplyAndAbortFromOutside(t *testing.T) {
+	s := newSystem(t, Config{})
+	kept := make(chan Envelope, 2)
+	ref, _ := s.SpawnFunc(func(ctx *Context, m *Envelope) error {
+		kept <- *m
+		return nil
+	})
+	go func() {
+		m := <-kept
+		_ = s.Reply(&m, ref, 7, "later")
+		m2 := <-kept
+		_ = s.Abort(&m2, errors.New("foreign handler failed"))
+		if err := s.Abort(&m2, nil); !errors.Is(err, ErrAskAbandoned) {
+			t.Errorf("second abort: %v", err)
+		}
+	}()
+	r := ask(t, s, ref, 1, nil)
+	if r.Tag != 7 || r.Value != "later" {
+		t.Fatalf("reply from outside: %+v", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.Ask(ctx, ref, 2, nil); err == nil || err.Error() != "foreign handler failed" {
+		t.Fatalf("aborted ask: %v", err)
+	}
+	if err := s.Abort(&Envelope{}, nil); !errors.Is(err, ErrNoReplyTarget) {
+		t.Fatalf("abort without an ask: %v", err)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
