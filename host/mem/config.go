@@ -27,6 +27,27 @@ type Config struct {
 	maxCached int64
 	maxSize   int64
 	zero      bool
+	alloc     Allocator
+}
+
+// Allocator supplies a pool's arrays. The default (nil) takes them from
+// the Go heap and leaves dropped ones to the garbage collector. A pool
+// whose buffers are handed to foreign code (the C ABI) uses memory the Go
+// collector does not own, so that code may keep pointers into it.
+type Allocator interface {
+	// Alloc returns a zeroed array of exactly size bytes, or nil when
+	// there is no memory.
+	Alloc(size int) []byte
+	// Free gives back an array Alloc returned; the pool never touches it
+	// again.
+	Free(b []byte)
+}
+
+// WithAllocator returns a copy of c whose pool takes its arrays from a
+// (nil: the Go heap).
+func (c Config) WithAllocator(a Allocator) Config {
+	c.alloc = a
+	return c
 }
 
 // DefaultConfig returns the configuration used by most pools: size classes

@@ -147,8 +147,14 @@ func (p *Pool) Get(n int) (*Buffer, error) {
 	}
 
 	if ci < 0 {
+		data := p.newArray(n)
+		if data == nil {
+			p.live.Add(-size)
+			p.exhausted.Add(1)
+			return nil, ErrPoolExhausted
+		}
 		p.overGets.Add(1)
-		return &Buffer{refs: 1, class: -1, n: n, data: make([]byte, n), pool: p}, nil
+		return &Buffer{refs: 1, class: -1, n: n, data: data, pool: p}, nil
 	}
 
 	var data []byte
@@ -174,8 +180,10 @@ func (p *Pool) Get(n int) (*Buffer, error) {
 		if p.zero {
 			clear(data)
 		}
-	} else {
-		data = make([]byte, size)
+	} else if data = p.newArray(int(size)); data == nil { // the handle b is simply not used
+		p.live.Add(-size)
+		p.exhausted.Add(1)
+		return nil, ErrPoolExhausted
 	}
 	// b is fresh, zeroed and not yet shared: plain field stores are enough
 	// (and cheaper than storing a whole Buffer, which takes the bulk write
@@ -186,6 +194,22 @@ func (p *Pool) Get(n int) (*Buffer, error) {
 	b.data = data
 	b.pool = p
 	return b, nil
+}
+
+// newArray allocates a zeroed array from the pool's allocator (nil when
+// the allocator is out of memory).
+func (p *Pool) newArray(n int) []byte {
+	if p.cfg.alloc == nil {
+		return make([]byte, n)
+	}
+	return p.cfg.alloc.Alloc(n)
+}
+
+// dropArray gives an array nobody will use again back to its allocator.
+func (p *Pool) dropArray(b []byte) {
+	if p.cfg.alloc != nil {
+		p.cfg.alloc.Free(b)
+	}
 }
 
 // classOf returns the index of the smallest class that holds n bytes, or -1
@@ -253,6 +277,7 @@ func (p *Pool) put(ci int32, data []byte) {
 	p.live.Add(-size)
 	if ci < 0 {
 		p.overRels.Add(1)
+		p.dropArray(data)
 		return
 	}
 	keep := p.reserveCache(size)
@@ -265,6 +290,9 @@ func (p *Pool) put(ci int32, data []byte) {
 		c.drops++
 	}
 	c.mu.Unlock()
+	if !keep {
+		p.dropArray(data)
+	}
 }
 
 // Trim drops every cached array, leaving them to the garbage collector.
@@ -275,11 +303,14 @@ func (p *Pool) Trim() {
 	for i := range p.classes {
 		c := &p.classes[i]
 		c.mu.Lock()
-		k := len(c.free)
+		free := c.free
 		c.free = nil
 		c.mu.Unlock()
-		if k > 0 {
+		if k := len(free); k > 0 {
 			p.cached.Add(-int64(k) * int64(c.size))
+		}
+		for _, b := range free {
+			p.dropArray(b)
 		}
 	}
 }

@@ -450,3 +450,89 @@ func TestLimitNeverOvershoots(t *testing.T) {
 		b.Release()
 	}
 }
+
+// countingAllocator hands out arrays from the Go heap but counts them, and
+// fails once its budget is spent.
+type countingAllocator struct {
+	mu     sync.Mutex
+	live   map[*byte]int
+	budget int
+}
+
+func (a *countingAllocator) Alloc(size int) []byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.budget < size {
+		return nil
+	}
+	a.budget -= size
+	b := make([]byte, size)
+	if size > 0 {
+		a.live[&b[0]] = size
+	}
+	return b
+}
+
+func (a *countingAllocator) Free(b []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(b) == 0 {
+		return
+	}
+	if _, ok := a.live[&b[0]]; !ok {
+		panic("free of an array the allocator did not hand out (or a double free)")
+	}
+	delete(a.live, &b[0])
+	a.budget += len(b)
+}
+
+// TestAllocator: every array comes from the configured allocator and goes
+// back to it exactly once (dropped on release past the cache bound, on
+// Trim, for exact-size buffers); an allocator out of memory is
+// ErrPoolExhausted, never a crash.
+func TestAllocator(t *testing.T) {
+	a := &countingAllocator{live: map[*byte]int{}, budget: 1 << 20}
+	p := NewPool("c", DefaultConfig().WithAllocator(a).WithMaxCached(4096).WithClasses(1024, 4096))
+	var bufs []*Buffer
+	for range 4 {
+		b, err := p.Get(1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bufs = append(bufs, b)
+	}
+	big, err := p.Get(100_000) // exact size, above every class
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.live) != 5 {
+		t.Fatalf("%d arrays live in the allocator, want 5", len(a.live))
+	}
+	for _, b := range bufs {
+		if err := b.Release(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := big.Release(); err != nil {
+		t.Fatal(err)
+	}
+	// 4 KiB of cache keeps four 1 KiB arrays; the exact-size one went back.
+	if len(a.live) != 4 {
+		t.Fatalf("%d arrays live after release, want the 4 cached", len(a.live))
+	}
+	p.Trim()
+	if len(a.live) != 0 {
+		t.Fatalf("%d arrays live after Trim", len(a.live))
+	}
+	// Out of allocator memory: a clean error, and the live bytes are not leaked.
+	a.budget = 0
+	if _, err := p.Get(10); !errors.Is(err, ErrPoolExhausted) {
+		t.Fatalf("allocator out of memory: %v", err)
+	}
+	if _, err := p.Get(200_000); !errors.Is(err, ErrPoolExhausted) {
+		t.Fatalf("allocator out of memory, exact size: %v", err)
+	}
+	if live := p.Stats().LiveBytes; live != 0 {
+		t.Fatalf("live bytes %d after failed gets", live)
+	}
+}
