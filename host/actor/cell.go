@@ -36,6 +36,7 @@ const (
 	sysChildFailed
 	sysChildTerminated
 	sysChildStarted
+	sysFail
 )
 
 // sysMsg travels in the system lane, which is always handled before user
@@ -467,6 +468,11 @@ func (c *cell) handleSys(m *sysMsg) {
 	case sysResume:
 		if c.state == stateSuspended && (c.ext == nil || !c.ext.restartPending) {
 			c.setState(stateRunning)
+		}
+	case sysFail:
+		if (c.state == stateRunning || c.state == stateDraining) && m.gen == c.incarnation.Load() {
+			c.sys.failures.Add(1)
+			c.fail(m.err)
 		}
 	case sysChildFailed:
 		if m.gen != m.child.incarnation.Load() {

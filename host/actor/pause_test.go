@@ -107,3 +107,34 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestFailFromOutside: a failure reported after the fact dead-letters the
+// message it names and hands the actor to its supervisor.
+func TestFailFromOutside(t *testing.T) {
+	s := newSystem(t, Config{})
+	var starts atomic.Int64
+	ref, _ := s.Spawn(func() Actor {
+		starts.Add(1)
+		return Func(func(ctx *Context, m *Envelope) error { return ctx.Reply(m.Tag, nil) })
+	}, WithSupervisor(RestartAlways{}))
+	ask(t, s, ref, 1, nil)
+	boom := errors.New("the foreign handler raised")
+	if err := s.Fail(ref, &Envelope{Target: ref, Tag: 42}, boom); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return starts.Load() == 2 })
+	ask(t, s, ref, 1, nil) // restarted and answering
+	found := false
+	for _, d := range s.DeadLetters() {
+		found = found || (d.Tag == 42 && errors.Is(d.Reason, boom))
+	}
+	if !found {
+		t.Fatal("the failed message was not dead-lettered with the reason")
+	}
+	if s.Stats().Failures != 1 {
+		t.Fatalf("failures %d, want 1", s.Stats().Failures)
+	}
+	if err := s.Fail(Ref(12345), nil, boom); !errors.Is(err, ErrStaleRef) {
+		t.Fatalf("fail of an unknown ref: %v", err)
+	}
+}

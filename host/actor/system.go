@@ -2,6 +2,7 @@ package actor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -365,6 +366,30 @@ func (s *System) Abort(req *Envelope, reason error) error {
 	}
 	if !f.complete(req.replyGen, Envelope{}, reason) {
 		return ErrAskAbandoned
+	}
+	return nil
+}
+
+// Fail reports that ref failed on a message it handled outside its own
+// turn (a polled mailbox hands messages to another runtime and learns of
+// the failure later). msg, if not nil, is recorded as a dead letter with
+// reason; then ref fails as if its handler had returned reason: it is
+// suspended and its supervisor decides. A failure reported after the
+// instance was already replaced is dropped.
+func (s *System) Fail(ref Ref, msg *Envelope, reason error) error {
+	c := s.table.lookup(ref)
+	if c == nil || c == s.root {
+		return fmt.Errorf("%w: %v", ErrStaleRef, ref)
+	}
+	var f *Failure
+	if !errors.As(reason, &f) {
+		reason = &Failure{Actor: ref, Err: reason}
+	}
+	if msg != nil {
+		s.dead.record(msg, reason)
+	}
+	if !c.pushSys(nil, sysMsg{kind: sysFail, gen: c.incarnation.Load(), err: reason}) {
+		return ErrStopped
 	}
 	return nil
 }
