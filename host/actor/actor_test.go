@@ -640,3 +640,20 @@ func TestMailboxSegmentsKeepOrder(t *testing.T) {
 		t.Fatalf("counters %+v", c)
 	}
 }
+
+// TestForgedRefs: refs that were never handed out, slot numbers far past
+// the table included, are stale refs, never a panic.
+func TestForgedRefs(t *testing.T) {
+	s := newSystem(t, Config{})
+	for _, r := range []Ref{1, 0xdeadbeef, 0xffffffff, 0xffffffff_ffffffff, makeRef(1<<31, 7)} {
+		if err := s.Send(r, 1, nil); !errors.Is(err, ErrStaleRef) {
+			t.Fatalf("send to forged %v: %v", r, err)
+		}
+		if s.Alive(r) {
+			t.Fatalf("forged %v is alive", r)
+		}
+		if err := s.Stop(r); !errors.Is(err, ErrStaleRef) {
+			t.Fatalf("stop of forged %v: %v", r, err)
+		}
+	}
+}

@@ -42,6 +42,9 @@ func newTable(limit int) *table {
 // lookup returns the live cell that r names, or nil.
 func (t *table) lookup(r Ref) *cell {
 	idx := r.Slot()
+	if idx>>chunkBits >= maxChunks { // a forged ref past any slot that can exist
+		return nil
+	}
 	ch := t.chunks[idx>>chunkBits].Load()
 	if ch == nil {
 		return nil
