@@ -4,7 +4,7 @@ GOFLAGS   ?=
 FUZZTIME  ?= 10s
 PKGS      := ./...
 
-.PHONY: run run-wasm test deps deps-sys guests fmt-check vet unit bench bench-host bench-actors bench-wasm clean
+.PHONY: run run-wasm test deps deps-sys guests lib install fmt-check vet unit bench bench-host bench-actors bench-wasm clean
 .DEFAULT_GOAL := run
 
 # WASM guests are built from source into $(WASM_OUT) (never committed).
@@ -15,6 +15,34 @@ include wasmguest/go/guests.mk
 
 ## guests: build every WASM guest (examples and test modules) from source.
 guests: guests-c guests-go
+
+# libstark.so: the C ABI (abi/stark.h), SONAME libstark.so.$(ABI_MAJOR).
+ABI_MAJOR := $(shell sed -n 's/^\#define STARK_ABI_VERSION_MAJOR \([0-9]*\).*/\1/p' abi/stark.h)
+ABI_MINOR := $(shell sed -n 's/^\#define STARK_ABI_VERSION_MINOR \([0-9]*\).*/\1/p' abi/stark.h)
+LIB_DIR   ?= build/lib
+LIB       := $(LIB_DIR)/libstark.so.$(ABI_MAJOR)
+PREFIX    ?= /usr/local
+LIB_SRC   := $(wildcard capi/*.go capi/*.c) abi/stark.h go.mod go.sum \
+	$(filter-out %_test.go,$(wildcard host/*.go host/*/*.go))
+
+## lib: build libstark.so (and the libstark.so symlink) into $(LIB_DIR).
+lib: $(LIB)
+
+$(LIB): $(LIB_SRC)
+	@mkdir -p $(LIB_DIR)
+	$(GO) build -buildmode=c-shared -trimpath \
+		-ldflags "-extldflags=-Wl,-soname,libstark.so.$(ABI_MAJOR)" -o $@ ./capi
+	@rm -f $(LIB_DIR)/libstark.so.h
+	ln -sf libstark.so.$(ABI_MAJOR) $(LIB_DIR)/libstark.so
+
+## install: install the library, abi/stark.h and stark.pc under $(PREFIX) (DESTDIR honoured).
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libstark.so.$(ABI_MAJOR)
+	ln -sf libstark.so.$(ABI_MAJOR) $(DESTDIR)$(PREFIX)/lib/libstark.so
+	install -m 0644 abi/stark.h $(DESTDIR)$(PREFIX)/include/stark.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(ABI_MAJOR).$(ABI_MINOR)|g' abi/stark.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/stark.pc
 
 ## run: the main demo (a supervision tree that survives a crashing child) on the embedded defaults.
 run:

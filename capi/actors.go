@@ -1,0 +1,433 @@
+package main
+
+/*
+#include <stdlib.h>
+#include <string.h>
+#include "stark.h"
+typedef const void *stark__cvoid;
+typedef const char *stark__cchar;
+typedef const stark_actor_def *stark__cdef;
+typedef const stark_spawn_opts *stark__copts;
+
+static const char stark__empty[1];
+static inline stark_status stark__call_handler(stark_handler_fn fn, stark_ctx ctx, stark_msg *m,
+                                               const void *data, void *ud) {
+    m->data = data != NULL ? data : (const void *)stark__empty;
+    return fn(ctx, m, ud);
+}
+static inline stark_status stark__call_hook(stark_hook_fn fn, stark_ctx ctx, void *ud) {
+    return fn(ctx, ud);
+}
+static inline void stark__call_free(stark_free_fn fn, void *ud) { fn(ud); }
+*/
+import "C"
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/stark-rt/stark/host/actor"
+)
+
+// native is one native actor definition as the runtime holds it: the C
+// callbacks and user data, and the state of the callback in progress. A
+// top-level native belongs to one actor; a supervisor child's native is
+// shared by the successive actors made from the spec (never at once).
+type native struct {
+	rt    *runtimeObj
+	def   C.stark_actor_def
+	msg   *C.stark_msg // C memory, reused for every callback
+	index uint32       // slot in natives (the low half of its ctx handles)
+	h     uint64
+
+	turn   atomic.Uint32                 // bumped around each callback: a ctx is valid for one turn only
+	ctx    atomic.Pointer[actor.Context] // the callback in progress, or nil
+	reason string                        // stark_ctx_fail
+	freed  atomic.Bool
+}
+
+var natives table[native]
+
+// newNative copies def; the caller checked it.
+func newNative(r *runtimeObj, def *C.stark_actor_def) (*native, C.stark_status) {
+	n := &native{rt: r}
+	size := uintptr(def.struct_size)
+	C.memcpy(unsafe.Pointer(&n.def), unsafe.Pointer(def), C.size_t(min(size, unsafe.Sizeof(n.def))))
+	n.def.struct_size = C.uint32_t(unsafe.Sizeof(n.def))
+	n.msg = (*C.stark_msg)(C.calloc(1, C.sizeof_stark_msg))
+	if n.msg == nil {
+		return nil, fail(sExhausted, "stark: out of memory")
+	}
+	n.msg.struct_size = C.sizeof_stark_msg
+	n.turn.Store(rand.Uint32())
+	n.h = natives.add(n)
+	if n.h == 0 {
+		C.free(unsafe.Pointer(n.msg))
+		return nil, fail(sExhausted, "stark: too many native actors")
+	}
+	n.index = uint32(n.h)
+	return n, sOK
+}
+
+// release runs the user's destructor once and frees what the native holds.
+func (n *native) release() {
+	if n.freed.Swap(true) {
+		return
+	}
+	natives.remove(n.h)
+	if n.def.free_user_data != nil {
+		C.stark__call_free(n.def.free_user_data, n.def.user_data)
+	}
+	C.free(unsafe.Pointer(n.msg))
+	n.msg = nil
+}
+
+func checkDef(fn string, def C.stark__cdef) (*C.stark_actor_def, C.stark_status) {
+	if def == nil {
+		return nil, fail(sInvalid, "%s: def is NULL", fn)
+	}
+	d := (*C.stark_actor_def)(unsafe.Pointer(def))
+	if uintptr(d.struct_size) < unsafe.Offsetof(d.on_start) {
+		return nil, fail(sInvalid, "%s: def->struct_size %d is too small (set it to sizeof(stark_actor_def))", fn, d.struct_size)
+	}
+	if d.handle == nil {
+		return nil, fail(sInvalid, "%s: def->handle is NULL", fn)
+	}
+	return d, sOK
+}
+
+// spawnOptions turns stark_spawn_opts into actor options.
+func spawnOptions(fn string, o C.stark__copts) ([]actor.Option, C.stark_status) {
+	if o == nil {
+		return nil, sOK
+	}
+	p := (*C.stark_spawn_opts)(unsafe.Pointer(o))
+	size := p.struct_size
+	if uintptr(size) < unsafe.Offsetof(p.overflow) {
+		return nil, fail(sInvalid, "%s: opts->struct_size %d is too small", fn, size)
+	}
+	var opts []actor.Option
+	if p.mailbox_capacity > 0 {
+		opts = append(opts, actor.WithMailbox(int(min(p.mailbox_capacity, 1<<30))))
+	}
+	if p.name != nil {
+		name := C.GoString(p.name)
+		if name == "" {
+			return nil, fail(sInvalid, "%s: opts->name is empty", fn)
+		}
+		opts = append(opts, actor.WithName(name))
+	}
+	if has(size, unsafe.Offsetof(p.overflow), 4) {
+		var wait time.Duration
+		if has(size, unsafe.Offsetof(p.overflow_wait_ns), 8) {
+			wait = dur(p.overflow_wait_ns)
+		}
+		switch p.overflow {
+		case C.STARK_OVERFLOW_FAIL:
+		case C.STARK_OVERFLOW_WAIT:
+			opts = append(opts, actor.WithOverflow(actor.OverflowWait, wait))
+		case C.STARK_OVERFLOW_DROP:
+			opts = append(opts, actor.WithOverflow(actor.OverflowDrop, 0))
+		default:
+			return nil, fail(sInvalid, "%s: opts->overflow %d is not a STARK_OVERFLOW_* value", fn, p.overflow)
+		}
+	}
+	if has(size, unsafe.Offsetof(p.shutdown_timeout_ns), 8) && p.shutdown_timeout_ns > 0 {
+		opts = append(opts, actor.WithShutdownTimeout(dur(p.shutdown_timeout_ns)))
+	}
+	return opts, sOK
+}
+
+// nativeActor is one incarnation of a native actor.
+type nativeActor struct{ n *native }
+
+func (n *native) producer() actor.Producer {
+	return func() actor.Actor { return &nativeActor{n: n} }
+}
+
+// begin opens a callback turn and returns its ctx handle.
+func (n *native) begin(ctx *actor.Context) C.stark_ctx {
+	n.ctx.Store(ctx)
+	n.reason = ""
+	return C.stark_ctx(uint64(n.turn.Add(1))<<32 | uint64(n.index))
+}
+
+// end closes it: the ctx handle given out is stale from now on.
+func (n *native) end() {
+	n.ctx.Store(nil)
+	n.turn.Add(1)
+}
+
+func (n *native) failure(st C.stark_status) error {
+	return &nativeError{status: st, reason: n.reason}
+}
+
+func (a *nativeActor) Started(ctx *actor.Context) error {
+	n := a.n
+	if n.def.on_start == nil {
+		return nil
+	}
+	h := n.begin(ctx)
+	st := C.stark__call_hook(n.def.on_start, h, n.def.user_data)
+	n.end()
+	if st != sOK {
+		return n.failure(st)
+	}
+	return nil
+}
+
+func (a *nativeActor) Stopped(ctx *actor.Context) {
+	n := a.n
+	if n.def.on_stop == nil || n.freed.Load() {
+		return
+	}
+	h := n.begin(ctx)
+	C.stark__call_hook(n.def.on_stop, h, n.def.user_data)
+	n.end()
+}
+
+func (a *nativeActor) Receive(ctx *actor.Context, m *actor.Envelope) error {
+	n := a.n
+	var data []byte
+	switch v := m.Value.(type) {
+	case nil:
+		data = m.Bytes()
+	case []byte:
+		data = v
+	case actor.Terminated:
+		data = nil // a watch notification: the tag says what it is
+	default:
+		return fmt.Errorf("%w: a native actor got a Go value of type %T (tag %#x); send bytes", actor.ErrInvalid, v, m.Tag)
+	}
+	cm := n.msg
+	cm.tag, cm.sender, cm.corr_id = C.uint32_t(m.Tag), C.stark_ref(m.Sender), C.uint64_t(m.CorrID)
+	cm.len, cm.buffer, cm.is_ask = C.size_t(len(data)), 0, 0
+	if m.IsAsk() {
+		cm.is_ask = 1
+	}
+	var bh uint64
+	if m.Buf != nil {
+		bh = buffers.add(&bufferObj{rt: n.rt, b: m.Buf})
+		cm.buffer = C.stark_buffer(bh)
+	}
+	var p unsafe.Pointer
+	if len(data) > 0 {
+		p = unsafe.Pointer(&data[0])
+	}
+	h := n.begin(ctx)
+	st := C.stark__call_handler(n.def.handle, h, cm, p, n.def.user_data)
+	n.end()
+	if bh != 0 && m.Buf != nil {
+		buffers.remove(bh) // not taken: the runtime releases it after the handler
+	}
+	if st != sOK {
+		return n.failure(st)
+	}
+	return nil
+}
+
+// ctxNative resolves a ctx handle to its native and the actor context of
+// the callback it was given to, which must still be running.
+func ctxNative(c C.stark_ctx, fn string) (*native, *actor.Context, C.stark_status) {
+	n := natives.at(uint32(c))
+	if n != nil && n.turn.Load() == uint32(uint64(c)>>32) {
+		if ctx := n.ctx.Load(); ctx != nil {
+			return n, ctx, sOK
+		}
+	}
+	return nil, nil, fail(sInvalid, "%s: ctx %#x is not the ctx of a running callback (it is valid only during the callback it was given to)", fn, uint64(c))
+}
+
+// spawnNative spawns def under parent (the runtime or a ctx).
+func spawnNative(fn string, r *runtimeObj, spawn func(actor.Producer, ...actor.Option) (actor.Ref, error),
+	def C.stark__cdef, opts C.stark__copts, out *C.stark_ref) C.stark_status {
+	if out == nil {
+		return fail(sInvalid, "%s: out is NULL", fn)
+	}
+	*out = 0
+	d, st := checkDef(fn, def)
+	if st != sOK {
+		return st
+	}
+	aopts, st := spawnOptions(fn, opts)
+	if st != sOK {
+		return st
+	}
+	n, st := newNative(r, d)
+	if st != sOK {
+		return st
+	}
+	ref, err := spawn(n.producer(), aopts...)
+	if err != nil {
+		n.release() // never ran: its user data is freed now
+		return fromErr(err)
+	}
+	r.track(ref, n)
+	*out = C.stark_ref(ref)
+	return sOK
+}
+
+// track records n as owned by the actor ref: the reaper frees it when ref
+// terminates.
+func (r *runtimeObj) track(ref actor.Ref, ns ...*native) {
+	r.mu.Lock()
+	r.natives[ref] = append(r.natives[ref], ns...)
+	r.mu.Unlock()
+	if err := r.rt.Watch(r.reaper, ref); err != nil {
+		r.untrack(ref) // already gone
+	}
+}
+
+func (r *runtimeObj) untrack(ref actor.Ref) {
+	r.mu.Lock()
+	ns := r.natives[ref]
+	delete(r.natives, ref)
+	r.mu.Unlock()
+	for _, n := range ns {
+		n.release()
+	}
+}
+
+// reap is the reaper actor: it frees the user data of native actors (and
+// of supervisors' native child specs) once they have terminated, and tells
+// pollers that their actors are gone.
+func (r *runtimeObj) reap(_ *actor.Context, m *actor.Envelope) error {
+	if t, ok := m.Value.(actor.Terminated); ok {
+		r.untrack(t.Actor)
+		r.mu.Lock()
+		p := r.polled[t.Actor]
+		delete(r.polled, t.Actor)
+		r.mu.Unlock()
+		if p != nil {
+			p.actorGone(t.Actor)
+		}
+	}
+	return nil
+}
+
+// watchPolled makes the reaper report ref's termination to its poller.
+func (r *runtimeObj) watchPolled(ref actor.Ref, p *pollerObj) {
+	r.mu.Lock()
+	r.polled[ref] = p
+	r.mu.Unlock()
+	if err := r.rt.Watch(r.reaper, ref); err != nil {
+		r.mu.Lock()
+		delete(r.polled, ref)
+		r.mu.Unlock()
+		p.actorGone(ref)
+	}
+}
+
+// freeNatives releases every native left after the runtime stopped.
+func (r *runtimeObj) freeNatives() {
+	r.mu.Lock()
+	left := r.natives
+	r.natives = map[actor.Ref][]*native{}
+	r.mu.Unlock()
+	for _, ns := range left {
+		for _, n := range ns {
+			n.release()
+		}
+	}
+}
+
+//export stark_spawn
+func stark_spawn(h C.stark_runtime, def C.stark__cdef, opts C.stark__copts, out *C.stark_ref) (st C.stark_status) {
+	defer guard(&st)
+	r, st := lookupRuntime(h, "stark_spawn")
+	if st != sOK {
+		if out != nil {
+			*out = 0
+		}
+		return st
+	}
+	return spawnNative("stark_spawn", r, r.rt.Spawn, def, opts, out)
+}
+
+//export stark_ctx_spawn
+func stark_ctx_spawn(c C.stark_ctx, def C.stark__cdef, opts C.stark__copts, out *C.stark_ref) (st C.stark_status) {
+	defer guard(&st)
+	n, ctx, st := ctxNative(c, "stark_ctx_spawn")
+	if st != sOK {
+		return st
+	}
+	return spawnNative("stark_ctx_spawn", n.rt, ctx.Spawn, def, opts, out)
+}
+
+//export stark_stop
+func stark_stop(h C.stark_runtime, ref C.stark_ref) (st C.stark_status) {
+	defer guard(&st)
+	r, st := lookupRuntime(h, "stark_stop")
+	if st != sOK {
+		return st
+	}
+	return fromErr(r.rt.Stop(actor.Ref(ref)))
+}
+
+//export stark_kill
+func stark_kill(h C.stark_runtime, ref C.stark_ref) (st C.stark_status) {
+	defer guard(&st)
+	r, st := lookupRuntime(h, "stark_kill")
+	if st != sOK {
+		return st
+	}
+	return fromErr(r.rt.Kill(actor.Ref(ref)))
+}
+
+//export stark_alive
+func stark_alive(h C.stark_runtime, ref C.stark_ref) (st C.stark_status) {
+	defer guard(&st)
+	r, st := lookupRuntime(h, "stark_alive")
+	if st != sOK {
+		return st
+	}
+	if !r.rt.Alive(actor.Ref(ref)) {
+		return fail(sNotFound, "stark_alive: %v is not alive", actor.Ref(ref))
+	}
+	return sOK
+}
+
+//export stark_ctx_self
+func stark_ctx_self(c C.stark_ctx, out *C.stark_ref) (st C.stark_status) {
+	defer guard(&st)
+	_, ctx, st := ctxNative(c, "stark_ctx_self")
+	if st != sOK {
+		return st
+	}
+	if out == nil {
+		return fail(sInvalid, "stark_ctx_self: out is NULL")
+	}
+	*out = C.stark_ref(ctx.Self())
+	return sOK
+}
+
+//export stark_ctx_runtime
+func stark_ctx_runtime(c C.stark_ctx, out *C.stark_runtime) (st C.stark_status) {
+	defer guard(&st)
+	n, _, st := ctxNative(c, "stark_ctx_runtime")
+	if st != sOK {
+		return st
+	}
+	if out == nil {
+		return fail(sInvalid, "stark_ctx_runtime: out is NULL")
+	}
+	*out = C.stark_runtime(n.rt.h)
+	return sOK
+}
+
+//export stark_ctx_fail
+func stark_ctx_fail(c C.stark_ctx, reason C.stark__cchar) (st C.stark_status) {
+	defer guard(&st)
+	n, _, st := ctxNative(c, "stark_ctx_fail")
+	if st != sOK {
+		return st
+	}
+	if reason == nil {
+		return fail(sInvalid, "stark_ctx_fail: reason is NULL")
+	}
+	n.reason = C.GoStringN((*C.char)(unsafe.Pointer(reason)), C.int(C.strnlen((*C.char)(unsafe.Pointer(reason)), 4096)))
+	return sOK
+}

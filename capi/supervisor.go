@@ -1,0 +1,140 @@
+package main
+
+/*
+#include "stark.h"
+typedef const stark_supervisor_spec *stark__csupspec;
+typedef const stark_actor_def *stark__cdef;
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/stark-rt/stark/host/actor"
+	"github.com/stark-rt/stark/host/supervise"
+)
+
+const maxChildren = 1 << 16
+
+//export stark_supervisor_start
+func stark_supervisor_start(h C.stark_runtime, spec C.stark__csupspec, out *C.stark_ref) (st C.stark_status) {
+	defer guard(&st)
+	const fn = "stark_supervisor_start"
+	if out == nil {
+		return fail(sInvalid, "%s: out is NULL", fn)
+	}
+	*out = 0
+	r, st := lookupRuntime(h, fn)
+	if st != sOK {
+		return st
+	}
+	if spec == nil {
+		return fail(sInvalid, "%s: spec is NULL", fn)
+	}
+	sp := (*C.stark_supervisor_spec)(unsafe.Pointer(spec))
+	if uintptr(sp.struct_size) < unsafe.Offsetof(sp.name) {
+		return fail(sInvalid, "%s: spec->struct_size %d is too small", fn, sp.struct_size)
+	}
+	if sp.n_children > maxChildren || (sp.n_children > 0 && sp.children == nil) {
+		return fail(sInvalid, "%s: children is NULL or n_children %d is over %d", fn, uint64(sp.n_children), maxChildren)
+	}
+	var gs supervise.Spec
+	switch sp.strategy {
+	case C.STARK_ONE_FOR_ONE:
+		gs.Strategy = supervise.OneForOne
+	case C.STARK_ONE_FOR_ALL:
+		gs.Strategy = supervise.OneForAll
+	case C.STARK_REST_FOR_ONE:
+		gs.Strategy = supervise.RestForOne
+	default:
+		return fail(sInvalid, "%s: strategy %d is not a STARK_*_FOR_* value", fn, sp.strategy)
+	}
+	gs.MaxRestarts = int(sp.max_restarts)
+	gs.Period = dur(sp.period_ns)
+	if sp.jitter < 0 || sp.jitter > 1 || sp.jitter != sp.jitter {
+		return fail(sInvalid, "%s: jitter %v is outside 0..1", fn, float64(sp.jitter))
+	}
+	switch sp.backoff {
+	case C.STARK_BACKOFF_NONE:
+		gs.Backoff = supervise.NoBackoff()
+	case C.STARK_BACKOFF_LINEAR:
+		gs.Backoff = supervise.Linear(dur(sp.backoff_ns), dur(sp.backoff_max_ns)).WithJitter(float64(sp.jitter))
+	case C.STARK_BACKOFF_EXPONENTIAL:
+		gs.Backoff = supervise.Exponential(dur(sp.backoff_ns), dur(sp.backoff_max_ns), float64(sp.jitter))
+	default:
+		return fail(sInvalid, "%s: backoff %d is not a STARK_BACKOFF_* value", fn, sp.backoff)
+	}
+
+	children := unsafe.Slice(sp.children, int(sp.n_children))
+	for i := range children { // validate everything before taking anything
+		c := &children[i]
+		if uintptr(c.struct_size) < unsafe.Offsetof(c.shutdown_timeout_ns) {
+			return fail(sInvalid, "%s: children[%d].struct_size %d is too small", fn, i, c.struct_size)
+		}
+		if c.restart > C.STARK_TEMPORARY {
+			return fail(sInvalid, "%s: children[%d].restart %d is not a STARK_PERMANENT/TRANSIENT/TEMPORARY value", fn, i, c.restart)
+		}
+		switch {
+		case c.def != nil && c.module != 0:
+			return fail(sInvalid, "%s: children[%d] sets both def and module", fn, i)
+		case c.def != nil:
+			if _, st := checkDef(fn, C.stark__cdef(unsafe.Pointer(c.def))); st != sOK {
+				return st
+			}
+		case c.module == 0:
+			return fail(sInvalid, "%s: children[%d] has neither def nor module", fn, i)
+		}
+	}
+	var owned []*native
+	for i := range children {
+		c := &children[i]
+		cs := supervise.ChildSpec{Restart: [...]supervise.Restart{supervise.Permanent, supervise.Transient, supervise.Temporary}[c.restart]}
+		if c.name != nil {
+			cs.Name = C.GoString(c.name)
+		}
+		cs.Shutdown = dur(c.shutdown_timeout_ns)
+		if has(c.struct_size, unsafe.Offsetof(c.mailbox_capacity), 4) && c.mailbox_capacity > 0 {
+			cs.Options = append(cs.Options, actor.WithMailbox(int(min(c.mailbox_capacity, 1<<30))))
+		}
+		if c.def != nil {
+			n, st := newNative(r, (*C.stark_actor_def)(unsafe.Pointer(c.def)))
+			if st != sOK {
+				releaseAll(owned)
+				return st
+			}
+			owned = append(owned, n)
+			cs.Start = n.producer()
+		} else {
+			p, opts, st := wasmProducer(fn, r, c.module, c.wasm_opts)
+			if st != sOK {
+				releaseAll(owned)
+				return st
+			}
+			cs.Start, cs.Options = p, append(cs.Options, opts...)
+		}
+		gs.Children = append(gs.Children, cs)
+	}
+	var opts []actor.Option
+	if sp.name != nil {
+		opts = append(opts, actor.WithName(C.GoString(sp.name)))
+	}
+	ref, err := supervise.Start(r.rt.System, gs, opts...)
+	if err != nil {
+		if ref == 0 {
+			releaseAll(owned)
+		} else { // a partial tree: freed once it is gone
+			r.track(ref, owned...)
+			_ = r.rt.Kill(ref)
+		}
+		return fromErr(err)
+	}
+	r.track(ref, owned...)
+	*out = C.stark_ref(ref)
+	return sOK
+}
+
+func releaseAll(ns []*native) {
+	for _, n := range ns {
+		n.release()
+	}
+}
