@@ -25,6 +25,10 @@ PREFIX    ?= /usr/local
 LIB_SRC   := $(wildcard capi/*.go capi/*.c) abi/stark.h go.mod go.sum \
 	$(filter-out %_test.go,$(wildcard host/*.go host/*/*.go))
 
+include capi/ctest.mk
+include examples/c.mk
+include bench/c/bench.mk
+
 ## lib: build libstark.so (and the libstark.so symlink) into $(LIB_DIR).
 lib: $(LIB)
 
@@ -53,7 +57,7 @@ run-wasm: guests
 	$(GO) run ./examples/wasm/host -dir $(WASM_OUT)
 
 ## test: install what the tests need, then run every test (race detector on).
-test: deps guests fmt-check vet unit
+test: deps guests lib fmt-check vet unit test-c examples-c
 
 deps: deps-sys
 	$(GO) mod download
@@ -91,7 +95,7 @@ unit:
 	$(GO) run ./examples/wasm/host -dir $(WASM_OUT) >/dev/null
 
 ## bench: micro-benchmarks of the host packages, STARK vs Proto.Actor, then the WASM comparisons.
-bench: bench-host bench-actors bench-wasm
+bench: bench-host bench-actors bench-wasm bench-c
 
 bench-host:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./host/...

@@ -1,0 +1,3 @@
+.PHONY: bench-c
+bench-c: lib
+	@echo "no C benchmarks yet"

@@ -1,0 +1,3 @@
+.PHONY: examples-c
+examples-c: lib
+	@echo "no C examples yet"
