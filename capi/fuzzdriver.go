@@ -88,10 +88,10 @@ func asU64[T ~uint64](hs []T) []uint64 {
 	return out
 }
 
-func (f *abiFuzzer) rt() C.stark_runtime   { return C.stark_runtime(f.pick(asU64(f.rts))) }
-func (f *abiFuzzer) ref() C.stark_ref      { return C.stark_ref(f.pick(asU64(f.refs))) }
-func (f *abiFuzzer) buf() C.stark_buffer   { return C.stark_buffer(f.pick(asU64(f.bufs))) }
-func (f *abiFuzzer) timer() C.stark_timer  { return C.stark_timer(f.pick(asU64(f.timers))) }
+func (f *abiFuzzer) rt() C.stark_runtime    { return C.stark_runtime(f.pick(asU64(f.rts))) }
+func (f *abiFuzzer) ref() C.stark_ref       { return C.stark_ref(f.pick(asU64(f.refs))) }
+func (f *abiFuzzer) buf() C.stark_buffer    { return C.stark_buffer(f.pick(asU64(f.bufs))) }
+func (f *abiFuzzer) timer() C.stark_timer   { return C.stark_timer(f.pick(asU64(f.timers))) }
 func (f *abiFuzzer) poller() C.stark_poller { return C.stark_poller(f.pick(asU64(f.pollers))) }
 
 // data returns a payload pointer and length: NULL, valid, or lying.

@@ -32,8 +32,8 @@ type runtimeObj struct {
 	stopped atomic.Bool
 
 	mu      sync.Mutex
-	eng     *wasm.Engine              // created at the first WASM call
-	natives map[actor.Ref][]*native // natives to free when that actor terminates
+	eng     *wasm.Engine             // created at the first WASM call
+	natives map[actor.Ref][]*native  // natives to free when that actor terminates
 	polled  map[actor.Ref]*pollerObj // polled actors, to tell their poller when they end
 }
 
