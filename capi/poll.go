@@ -196,7 +196,7 @@ func (p *pollerObj) close() {
 	actors := p.actors
 	p.actors = map[actor.Ref]struct{}{}
 	p.mu.Unlock()
-	close(p.signal)
+	p.wake() // a blocked stark_poll sees closed (the channel is never closed: late wakes must not panic)
 	for _, e := range queue {
 		if e.buf != nil {
 			_ = e.buf.Release()
