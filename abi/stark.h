@@ -312,6 +312,13 @@ stark_status stark_try_send(stark_runtime rt, stark_ref to, uint32_t tag, const 
 stark_status stark_send_from(stark_runtime rt, stark_ref from, stark_ref to, uint32_t tag, const void *data,
                              size_t len);
 
+/* Sends a request from `from` whose reply comes back to `from` as an
+ * ordinary message carrying the same corr_id (*corr_id receives it): the
+ * non-blocking ask of actors whose handlers run outside the runtime (a
+ * polled actor waits for the reply item instead of blocking a thread). */
+stark_status stark_request(stark_runtime rt, stark_ref from, stark_ref to, uint32_t tag, const void *data,
+                           size_t len, uint64_t *corr_id);
+
 /* Sends a pooled buffer without copying: the caller's reference moves into
  * the message whatever the result (on failure the runtime releases it), so
  * buf is stale for the caller after this call. */
@@ -408,7 +415,8 @@ stark_status stark_timer_cancel(stark_runtime rt, stark_timer timer);
 #define STARK_BACKOFF_LINEAR 1      /* backoff_ns * attempt, up to backoff_max_ns */
 #define STARK_BACKOFF_EXPONENTIAL 2 /* backoff_ns * 2^(attempt-1), up to backoff_max_ns */
 
-/* One child: a native actor (def) or a WASM actor (module, wasm_opts). */
+/* One child: a native actor (def), a WASM actor (module, wasm_opts) or a
+ * polled actor (poller): exactly one of them. */
 typedef struct stark_child_spec {
     uint32_t struct_size;
     uint32_t restart;              /* STARK_PERMANENT / TRANSIENT / TEMPORARY */
@@ -419,6 +427,7 @@ typedef struct stark_child_spec {
     uint64_t shutdown_timeout_ns;  /* 0: the runtime's default */
     uint32_t mailbox_capacity;     /* 0: default */
     uint32_t reserved;
+    stark_poller poller;           /* or a polled child (def NULL, module 0) */
 } stark_child_spec;
 
 typedef struct stark_supervisor_spec {
@@ -551,6 +560,7 @@ typedef struct stark_poll_item {
     stark_buffer buffer;  /* non-zero: the payload is a pooled buffer, now owned by the caller */
     uint32_t is_ask;      /* a caller waits for the answer */
     uint32_t reserved;
+    uint64_t corr_id;     /* the request's correlation id; on a reply, the id stark_request gave */
 } stark_poll_item;
 
 /* Waits up to timeout_ns (0: do not wait) until items are ready and copies

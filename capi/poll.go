@@ -52,6 +52,7 @@ type pollEntry struct {
 	tag    uint32
 	actor  actor.Ref
 	sender actor.Ref
+	corrID uint64
 	token  uint64
 	data   []byte
 	buf    *mem.Buffer
@@ -89,7 +90,18 @@ func (p *pollerObj) event(kind C.uint32_t, ref actor.Ref) {
 type polledActor struct{ p *pollerObj }
 
 func (a *polledActor) Started(ctx *actor.Context) error {
-	a.p.event(C.STARK_POLL_STARTED, ctx.Self())
+	p := a.p
+	self := ctx.Self()
+	p.mu.Lock()
+	_, known := p.actors[self]
+	if !known && !p.closed {
+		p.actors[self] = struct{}{}
+	}
+	p.mu.Unlock()
+	if !known { // started by a supervisor: tell the reaper to report its end
+		p.rt.watchPolled(self, p)
+	}
+	p.event(C.STARK_POLL_STARTED, self)
 	return nil
 }
 
@@ -111,7 +123,7 @@ func (a *polledActor) Receive(ctx *actor.Context, m *actor.Envelope) error {
 			return fmt.Errorf("%w: a polled actor got a Go value of type %T (tag %#x); send bytes", actor.ErrInvalid, v, env.Tag)
 		}
 		e := pollEntry{kind: C.STARK_POLL_MESSAGE, tag: env.Tag, actor: self, sender: env.Sender,
-			data: data, buf: env.TakeBuffer(), isAsk: env.IsAsk()}
+			corrID: env.CorrID, data: data, buf: env.TakeBuffer(), isAsk: env.IsAsk()}
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
@@ -252,6 +264,12 @@ func releasePollersOf(r *runtimeObj) {
 	}
 }
 
+// producer returns the producer of p's polled actors; the reaper must
+// learn their refs (watchPolled) when they are spawned by a supervisor.
+func (p *pollerObj) producer() actor.Producer {
+	return func() actor.Actor { return &polledActor{p: p} }
+}
+
 //export stark_spawn_polled
 func stark_spawn_polled(h C.stark_runtime, poller C.stark_poller, opts C.stark__copts, out *C.stark_ref) (st C.stark_status) {
 	defer guard(&st)
@@ -272,7 +290,7 @@ func stark_spawn_polled(h C.stark_runtime, poller C.stark_poller, opts C.stark__
 	if st != sOK {
 		return st
 	}
-	ref, err := r.rt.Spawn(func() actor.Actor { return &polledActor{p: p} }, aopts...)
+	ref, err := r.rt.Spawn(p.producer(), aopts...)
 	if err != nil {
 		return fromErr(err)
 	}
@@ -383,7 +401,7 @@ func stark_poll(h C.stark_runtime, poller C.stark_poller, items *C.stark_poll_it
 	for i, e := range batch {
 		it := &out[i]
 		*it = C.stark_poll_item{kind: e.kind, tag: C.uint32_t(e.tag), actor: C.stark_ref(e.actor),
-			sender: C.stark_ref(e.sender), token: C.uint64_t(e.token)}
+			sender: C.stark_ref(e.sender), token: C.uint64_t(e.token), corr_id: C.uint64_t(e.corrID)}
 		if e.isAsk {
 			it.is_ask = 1
 		}

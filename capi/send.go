@@ -12,6 +12,7 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -83,6 +84,37 @@ func stark_try_send(h C.stark_runtime, to C.stark_ref, tag C.uint32_t, data C.st
 func stark_send_from(h C.stark_runtime, from, to C.stark_ref, tag C.uint32_t, data C.stark__cvoid, n C.size_t) (st C.stark_status) {
 	defer guard(&st)
 	return send("stark_send_from", h, from, to, tag, data, n, false)
+}
+
+// corrIDs numbers requests made through stark_request.
+var corrIDs atomic.Uint64
+
+//export stark_request
+func stark_request(h C.stark_runtime, from, to C.stark_ref, tag C.uint32_t, data C.stark__cvoid, n C.size_t, corr *C.uint64_t) (st C.stark_status) {
+	defer guard(&st)
+	const fn = "stark_request"
+	if corr == nil {
+		return fail(sInvalid, "%s: corr_id is NULL", fn)
+	}
+	*corr = 0
+	if from == 0 {
+		return fail(sInvalid, "%s: from is 0: the reply needs an actor to come back to", fn)
+	}
+	r, st := lookupRuntime(h, fn)
+	if st != sOK {
+		return st
+	}
+	b, st := payload(fn, data, n)
+	if st != sOK {
+		return st
+	}
+	id := corrIDs.Add(1) | 1<<63 // apart from the ids the runtime gives (Context.Request)
+	err := r.rt.SendEnvelope(actor.Envelope{Target: actor.Ref(to), Sender: actor.Ref(from), CorrID: id, Tag: uint32(tag), Data: b})
+	if err != nil {
+		return fromErr(err)
+	}
+	*corr = C.uint64_t(id)
+	return sOK
 }
 
 //export stark_send_buffer

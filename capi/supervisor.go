@@ -24,10 +24,6 @@ func stark_supervisor_start(h C.stark_runtime, spec C.stark__csupspec, out *C.st
 		return fail(sInvalid, "%s: out is NULL", fn)
 	}
 	*out = 0
-	r, st := lookupRuntime(h, fn)
-	if st != sOK {
-		return st
-	}
 	if spec == nil {
 		return fail(sInvalid, "%s: spec is NULL", fn)
 	}
@@ -74,16 +70,36 @@ func stark_supervisor_start(h C.stark_runtime, spec C.stark__csupspec, out *C.st
 		if c.restart > C.STARK_TEMPORARY {
 			return fail(sInvalid, "%s: children[%d].restart %d is not a STARK_PERMANENT/TRANSIENT/TEMPORARY value", fn, i, c.restart)
 		}
-		switch {
-		case c.def != nil && c.module != 0:
-			return fail(sInvalid, "%s: children[%d] sets both def and module", fn, i)
-		case c.def != nil:
+		var poller C.stark_poller
+		if has(c.struct_size, unsafe.Offsetof(c.poller), 8) {
+			poller = c.poller
+		}
+		kinds := 0
+		for _, set := range []bool{c.def != nil, c.module != 0, poller != 0} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			return fail(sInvalid, "%s: children[%d] must set exactly one of def, module and poller", fn, i)
+		}
+		if c.def != nil {
 			if _, st := checkDef(fn, C.stark__cdef(unsafe.Pointer(c.def))); st != sOK {
 				return st
 			}
-		case c.module == 0:
-			return fail(sInvalid, "%s: children[%d] has neither def nor module", fn, i)
 		}
+		if poller != 0 && pollers.get(uint64(poller)) == nil {
+			return fail(sNotFound, "%s: children[%d].poller %#x is not valid", fn, i, uint64(poller))
+		}
+	}
+	// The runtime after the arguments: after STARK_INVALID nothing was
+	// taken; after any other refusal the children's user data was.
+	r, st := lookupRuntime(h, fn)
+	if st != sOK {
+		for i := range children {
+			st = freeRefused((*C.stark_actor_def)(unsafe.Pointer(children[i].def)), st)
+		}
+		return st
 	}
 	var owned []*native
 	for i := range children {
@@ -96,7 +112,15 @@ func stark_supervisor_start(h C.stark_runtime, spec C.stark__csupspec, out *C.st
 		if has(c.struct_size, unsafe.Offsetof(c.mailbox_capacity), 4) && c.mailbox_capacity > 0 {
 			cs.Options = append(cs.Options, actor.WithMailbox(int(min(c.mailbox_capacity, 1<<30))))
 		}
-		if c.def != nil {
+		switch {
+		case has(c.struct_size, unsafe.Offsetof(c.poller), 8) && c.poller != 0:
+			p, st := lookupPoller(r, c.poller, fn)
+			if st != sOK {
+				releaseAll(owned)
+				return st
+			}
+			cs.Start = p.producer()
+		case c.def != nil:
 			n, st := newNative(r, (*C.stark_actor_def)(unsafe.Pointer(c.def)))
 			if st != sOK {
 				releaseAll(owned)
@@ -104,9 +128,12 @@ func stark_supervisor_start(h C.stark_runtime, spec C.stark__csupspec, out *C.st
 			}
 			owned = append(owned, n)
 			cs.Start = n.producer()
-		} else {
+		default:
 			p, opts, st := wasmProducer(fn, r, c.module, c.wasm_opts)
 			if st != sOK {
+				if st == sInvalid {
+					disownAll(owned)
+				}
 				releaseAll(owned)
 				return st
 			}
@@ -121,6 +148,9 @@ func stark_supervisor_start(h C.stark_runtime, spec C.stark__csupspec, out *C.st
 	ref, err := supervise.Start(r.rt.System, gs, opts...)
 	if err != nil {
 		if ref == 0 {
+			if statusOf(err) == sInvalid { // a taken name: nothing was taken
+				disownAll(owned)
+			}
 			releaseAll(owned)
 		} else { // a partial tree: freed once it is gone
 			r.track(ref, owned...)
@@ -131,6 +161,12 @@ func stark_supervisor_start(h C.stark_runtime, spec C.stark__csupspec, out *C.st
 	r.track(ref, owned...)
 	*out = C.stark_ref(ref)
 	return sOK
+}
+
+func disownAll(ns []*native) {
+	for _, n := range ns {
+		n.disown()
+	}
 }
 
 func releaseAll(ns []*native) {
