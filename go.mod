@@ -3,6 +3,7 @@ module github.com/stark-rt/stark
 go 1.26
 
 require (
+	github.com/ebitengine/purego v0.11.3
 	github.com/ianlancetaylor/cgosymbolizer v0.0.0-20241025222116-6b205f073fdd
 	github.com/tetratelabs/wazero v1.12.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
