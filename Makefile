@@ -4,7 +4,7 @@ GOFLAGS   ?=
 FUZZTIME  ?= 10s
 PKGS      := ./...
 
-.PHONY: run run-wasm test deps deps-sys guests lib install fmt-check vet unit bench bench-host bench-actors bench-wasm clean
+.PHONY: run run-wasm test deps deps-sys guests lib plugins install fmt-check vet unit bench bench-host bench-actors bench-wasm clean
 .DEFAULT_GOAL := run
 
 # WASM guests are built from source into $(WASM_OUT) (never committed).
@@ -28,6 +28,16 @@ LIB_SRC   := $(wildcard capi/*.go capi/*.c) abi/stark.h go.mod go.sum \
 include capi/ctest.mk
 include examples/c.mk
 include bench/c/bench.mk
+
+# Device backend plugins: build/lib/stark/libstark_<name>.so.
+PLUGIN_DIR ?= build/lib/stark
+include plugins/vulkan/plugin.mk
+include plugins/cuda/plugin.mk
+include plugins/rocm/plugin.mk
+include plugins/metal/plugin.mk
+
+## plugins: build every device backend plugin this machine can build.
+plugins: plugin-vulkan plugin-cuda plugin-rocm plugin-metal
 
 ## lib: build libstark.so (and the libstark.so symlink) into $(LIB_DIR).
 lib: $(LIB)

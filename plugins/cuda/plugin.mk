@@ -1,0 +1,3 @@
+.PHONY: plugin-cuda
+plugin-cuda:
+	@echo "cuda plugin: not written yet"

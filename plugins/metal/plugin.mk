@@ -1,0 +1,3 @@
+.PHONY: plugin-metal
+plugin-metal:
+	@echo "metal plugin: not written yet"

@@ -1,0 +1,3 @@
+.PHONY: plugin-rocm
+plugin-rocm:
+	@echo "rocm plugin: not written yet"

@@ -1,0 +1,3 @@
+.PHONY: plugin-vulkan
+plugin-vulkan:
+	@echo "vulkan plugin: not written yet"
