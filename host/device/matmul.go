@@ -1,49 +1,348 @@
 package device
 
+import (
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// The cpu backend's f32 matmul is a Goto/BLIS-style GEMM:
+//
+//	for jc: columns of C in blocks of nc
+//	  for pc: k in blocks of kc
+//	    pack op(B)[pc, jc] into nr-wide slivers (kc x nc, shared, in L3)
+//	    in parallel, for ic: rows of C in blocks of mc
+//	      pack op(A)[ic, pc] into mr-tall panels (mc x kc, per worker, in L2)
+//	      for jr: each nr-wide sliver of the B panel (kc x nr, in L1)
+//	        for ir: each mr-tall panel of the A block
+//	          micro-kernel: the mr x nr tile of C in registers, k steps of
+//	          one rank-1 update each, then C = alpha*tile + beta*C
+//
+// Packing handles the transposes and leading dimensions, and pads the last
+// panel and sliver with zeros, so the micro-kernel always sees full,
+// contiguous operands; the tiles of C that stick out past m or n are
+// computed into a scratch tile and copied. The micro-kernel is assembly
+// where the machine has one (sgemm_amd64.s: AVX2+FMA, 6x16) and Go
+// elsewhere (sgemmKernelGo).
+
+// sgemmMicro computes the mr x nr tile C = alpha * Ap * Bp + beta * C from
+// k steps of packed A (mr floats a step) and packed B (nr floats a step).
+// c holds the tile's rows ldc floats apart. beta 0 must not read C.
+type sgemmMicro func(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
+// sgemmKernel is a micro-kernel with its tile and the cache blocking that
+// suits it.
+type sgemmKernel struct {
+	name       string
+	mr, nr     int // register tile
+	kc, mc, nc int // k block (L1: kc x nr of B), A block (L2: mc x kc), B panel (L3: kc x nc)
+	fn         sgemmMicro
+}
+
+// maxTile bounds mr*nr for the scratch tile of the edges.
+const maxTile = 256
+
+// sgemmGo is the portable kernel.
+var sgemmGo = sgemmKernel{name: "go4x4", mr: 4, nr: 4, kc: 256, mc: 128, nc: 2048, fn: sgemmKernelGo}
+
+// sgemmBest is the kernel sgemm uses: the fastest one this machine runs
+// (set by the architecture's init).
+var sgemmBest = sgemmGo
+
+// sgemmParallelFlops is the work (2mnk) below which sgemm runs on the
+// calling goroutine alone.
+const sgemmParallelFlops = 1 << 21
+
 // sgemm computes C = alpha * op(A) * op(B) + beta * C for row-major f32
-// matrices (C is m x n; op(A) m x k; op(B) k x n). The work is split into
-// row blocks of C that run in parallel; each block walks k in panels that
-// stay in cache.
+// matrices (C is m x n; op(A) m x k; op(B) k x n). beta 0 ignores C's old
+// contents (NaN included).
 func sgemm(c *CPU, m, n, k int, alpha float32, a []float32, lda int, transA bool,
 	b []float32, ldb int, transB bool, beta float32, dst []float32, ldc int) {
-	const rowBlock, kBlock = 32, 256
-	blocks := (m + rowBlock - 1) / rowBlock
-	c.forChunks(blocks, 1, func(lo, hi int) {
-		row := make([]float32, n)
-		for blk := lo; blk < hi; blk++ {
-			for i := blk * rowBlock; i < min(m, (blk+1)*rowBlock); i++ {
-				crow := dst[i*ldc : i*ldc+n]
-				clear(row)
-				for p0 := 0; p0 < k; p0 += kBlock {
-					for p := p0; p < min(k, p0+kBlock); p++ {
-						var aip float32
-						if transA {
-							aip = a[p*lda+i]
-						} else {
-							aip = a[i*lda+p]
-						}
-						if transB {
-							for j := range row {
-								row[j] += aip * b[j*ldb+p]
-							}
-						} else {
-							brow := b[p*ldb : p*ldb+n]
-							for j, bv := range brow {
-								row[j] += aip * bv
-							}
-						}
+	sgemmWith(c, &sgemmBest, m, n, k, alpha, a, lda, transA, b, ldb, transB, beta, dst, ldc)
+}
+
+func sgemmWith(c *CPU, kn *sgemmKernel, m, n, k int, alpha float32, a []float32, lda int, transA bool,
+	b []float32, ldb int, transB bool, beta float32, dst []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 {
+		sgemmScale(m, n, beta, dst, ldc)
+		return
+	}
+	mr, nr := kn.mr, kn.nr
+	workers := 1
+	if 2*float64(m)*float64(n)*float64(k) >= sgemmParallelFlops {
+		workers = c.workers()
+	}
+	kc := min(k, kn.kc)
+	if k > kc { // even k blocks: no thin last block
+		blocks := (k + kn.kc - 1) / kn.kc
+		kc = (k + blocks - 1) / blocks
+	}
+	nc := min(roundUp(n, nr), kn.nc)
+
+	// The parallel phase's tasks: blocks of mc rows (times parts of the B
+	// panel's slivers where m is short), about four per worker so that a
+	// slow worker does not hold the others up.
+	mPanels := (m + mr - 1) / mr
+	target := 1
+	if workers > 1 {
+		target = 4 * workers
+	}
+	mBlocks := max((m+kn.mc-1)/kn.mc, min(target, mPanels))
+	mc := (mPanels + mBlocks - 1) / mBlocks * mr
+	mBlocks = (m + mc - 1) / mc
+
+	bbuf := getFloats(kc * nc)
+	defer putFloats(bbuf)
+	bpanel := *bbuf
+
+	for j0 := 0; j0 < n; j0 += nc {
+		ncur := min(nc, n-j0)
+		slivers := (ncur + nr - 1) / nr
+		nParts := 1
+		if mBlocks < target {
+			nParts = min(slivers, (target+mBlocks-1)/mBlocks)
+		}
+		perPart := (slivers + nParts - 1) / nParts
+		nParts = (slivers + perPart - 1) / perPart
+		for p0 := 0; p0 < k; p0 += kc {
+			kcur := min(kc, k-p0)
+			betaEff := beta
+			if p0 > 0 {
+				betaEff = 1
+			}
+			// Pack B, in parallel where it is big.
+			grain := slivers
+			if workers > 1 && kcur*ncur >= 1<<16 {
+				grain = (slivers + workers - 1) / workers
+			}
+			c.forChunks(slivers, grain, func(lo, hi int) {
+				packB(bpanel, b, ldb, transB, p0, kcur, j0, ncur, nr, lo, hi)
+			})
+			tasks := mBlocks * nParts
+			c.forChunks(tasks, 1, func(lo, hi int) {
+				abuf := getFloats(mc * kcur)
+				defer putFloats(abuf)
+				apack := *abuf
+				for t := lo; t < hi; t++ {
+					ib, part := t/nParts, t%nParts
+					i0 := ib * mc
+					mcur := min(mc, m-i0)
+					if part == 0 || nParts == 1 || t == lo {
+						packA(apack, a, lda, transA, i0, mcur, p0, kcur, mr)
 					}
+					s0, s1 := part*perPart, min(slivers, (part+1)*perPart)
+					macroKernel(kn, kcur, mcur, ncur, apack, bpanel, s0, s1, alpha, betaEff, dst[i0*ldc+j0:], ldc)
 				}
+			})
+		}
+	}
+}
+
+// macroKernel runs the micro-kernel over slivers [s0, s1) of the packed B
+// panel and every panel of the packed A block; c starts at the block's
+// top-left element.
+func macroKernel(kn *sgemmKernel, k, mcur, ncur int, apack, bpanel []float32, s0, s1 int,
+	alpha, beta float32, c []float32, ldc int) {
+	mr, nr := kn.mr, kn.nr
+	fn := kn.fn
+	var tmp [maxTile]float32
+	for js := s0; js < s1; js++ {
+		bp := bpanel[js*nr*k : (js+1)*nr*k]
+		j := js * nr
+		cols := min(nr, ncur-j)
+		for i := 0; i < mcur; i += mr {
+			ap := apack[i*k : (i+mr)*k]
+			rows := min(mr, mcur-i)
+			if rows == mr && cols == nr {
+				fn(k, ap, bp, c[i*ldc+j:], ldc, alpha, beta)
+				continue
+			}
+			fn(k, ap, bp, tmp[:mr*nr], nr, 1, 0)
+			for r := 0; r < rows; r++ {
+				t := tmp[r*nr : r*nr+cols]
+				cr := c[(i+r)*ldc+j : (i+r)*ldc+j+cols]
 				if beta == 0 {
-					for j := range crow {
-						crow[j] = alpha * row[j]
+					for x, v := range t {
+						cr[x] = alpha * v
 					}
 				} else {
-					for j := range crow {
-						crow[j] = alpha*row[j] + beta*crow[j]
+					for x, v := range t {
+						cr[x] = alpha*v + beta*cr[x]
 					}
 				}
 			}
 		}
-	})
+	}
+}
+
+// packA copies rows [i0, i0+mcur) x columns [p0, p0+kcur) of op(A) into
+// dst as mr-tall panels: panel p holds, for each of the kcur steps, its mr
+// rows' elements in a row. Rows past mcur are zeros.
+func packA(dst, a []float32, lda int, transA bool, i0, mcur, p0, kcur, mr int) {
+	for ip := 0; ip < mcur; ip += mr {
+		d := dst[ip*kcur : (ip+mr)*kcur]
+		rows := min(mr, mcur-ip)
+		if transA { // op(A)[i, p] = a[p*lda + i]: each step's rows are contiguous
+			for p := 0; p < kcur; p++ {
+				src := a[(p0+p)*lda+i0+ip:]
+				dp := d[p*mr : p*mr+mr]
+				copy(dp, src[:rows])
+				clear(dp[rows:])
+			}
+			continue
+		}
+		if mr == 6 && rows == 6 {
+			r := (i0+ip)*lda + p0
+			s0 := a[r : r+kcur]
+			s1 := a[r+lda : r+lda+kcur]
+			s2 := a[r+2*lda : r+2*lda+kcur]
+			s3 := a[r+3*lda : r+3*lda+kcur]
+			s4 := a[r+4*lda : r+4*lda+kcur]
+			s5 := a[r+5*lda : r+5*lda+kcur]
+			for p := range s0 {
+				dp := d[p*6 : p*6+6 : p*6+6]
+				dp[0], dp[1], dp[2], dp[3], dp[4], dp[5] = s0[p], s1[p], s2[p], s3[p], s4[p], s5[p]
+			}
+			continue
+		}
+		for r := 0; r < mr; r++ {
+			if r >= rows {
+				for p := 0; p < kcur; p++ {
+					d[p*mr+r] = 0
+				}
+				continue
+			}
+			src := a[(i0+ip+r)*lda+p0:]
+			src = src[:kcur]
+			for p, v := range src {
+				d[p*mr+r] = v
+			}
+		}
+	}
+}
+
+// packB copies slivers [lo, hi) of rows [p0, p0+kcur) x columns
+// [j0, j0+ncur) of op(B) into dst: sliver s holds, for each of the kcur
+// steps, nr columns' elements in a row. Columns past ncur are zeros.
+func packB(dst, b []float32, ldb int, transB bool, p0, kcur, j0, ncur, nr, lo, hi int) {
+	for s := lo; s < hi; s++ {
+		d := dst[s*nr*kcur : (s+1)*nr*kcur]
+		j := j0 + s*nr
+		cols := min(nr, j0+ncur-j)
+		if !transB { // op(B)[p, j] = b[p*ldb + j]: each step's columns are contiguous
+			for p := 0; p < kcur; p++ {
+				dp := d[p*nr : p*nr+nr]
+				copy(dp, b[(p0+p)*ldb+j:(p0+p)*ldb+j+cols])
+				clear(dp[cols:])
+			}
+			continue
+		}
+		for x := 0; x < nr; x++ {
+			if x >= cols {
+				for p := 0; p < kcur; p++ {
+					d[p*nr+x] = 0
+				}
+				continue
+			}
+			src := b[(j+x)*ldb+p0:]
+			src = src[:kcur]
+			for p, v := range src {
+				d[p*nr+x] = v
+			}
+		}
+	}
+}
+
+// sgemmScale sets C = beta * C (k = 0: no products to add); beta 0 writes
+// zeros whatever C held.
+func sgemmScale(m, n int, beta float32, dst []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := dst[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// sgemmKernelGo is the portable 4x4 micro-kernel.
+func sgemmKernelGo(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	var c20, c21, c22, c23, c30, c31, c32, c33 float32
+	a, b = a[:4*k], b[:4*k]
+	for p := 0; p < k; p++ {
+		av := a[p*4 : p*4+4 : p*4+4]
+		bv := b[p*4 : p*4+4 : p*4+4]
+		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
+		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+		c00 += a0 * b0
+		c01 += a0 * b1
+		c02 += a0 * b2
+		c03 += a0 * b3
+		c10 += a1 * b0
+		c11 += a1 * b1
+		c12 += a1 * b2
+		c13 += a1 * b3
+		c20 += a2 * b0
+		c21 += a2 * b1
+		c22 += a2 * b2
+		c23 += a2 * b3
+		c30 += a3 * b0
+		c31 += a3 * b1
+		c32 += a3 * b2
+		c33 += a3 * b3
+	}
+	acc := [16]float32{c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33}
+	for r := 0; r < 4; r++ {
+		row := c[r*ldc : r*ldc+4 : r*ldc+4]
+		t := acc[r*4 : r*4+4]
+		if beta == 0 {
+			row[0], row[1], row[2], row[3] = alpha*t[0], alpha*t[1], alpha*t[2], alpha*t[3]
+		} else {
+			row[0] = alpha*t[0] + beta*row[0]
+			row[1] = alpha*t[1] + beta*row[1]
+			row[2] = alpha*t[2] + beta*row[2]
+			row[3] = alpha*t[3] + beta*row[3]
+		}
+	}
+}
+
+func roundUp(x, to int) int { return (x + to - 1) / to * to }
+
+// workers is the number of goroutines the backend's executor runs loops on.
+func (c *CPU) workers() int {
+	if w, ok := c.exec.(interface{ Workers() int }); ok {
+		return max(w.Workers(), 1)
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// floatPool recycles the packing buffers (64-byte aligned views).
+var floatPool sync.Pool
+
+// getFloats returns a 64-byte aligned buffer of n floats (contents
+// undefined); putFloats gives it back.
+func getFloats(n int) *[]float32 {
+	if p, ok := floatPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	raw := make([]float32, n+16)
+	off := 0
+	if rem := uintptr(unsafe.Pointer(unsafe.SliceData(raw))) % 64; rem != 0 {
+		off = int(64-rem) / 4
+	}
+	s := raw[off : off+n : off+n]
+	return &s
+}
+
+func putFloats(p *[]float32) {
+	*p = (*p)[:cap(*p)]
+	floatPool.Put(p)
 }

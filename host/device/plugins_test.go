@@ -61,4 +61,6 @@ func TestCUDAConformance(t *testing.T) { conformance(t, "cuda", os.Getenv("STARK
 
 func TestROCmConformance(t *testing.T) { conformance(t, "rocm", os.Getenv("STARK_REQUIRE_ROCM") != "") }
 
-func TestMetalConformance(t *testing.T) { conformance(t, "metal", os.Getenv("STARK_REQUIRE_METAL") != "") }
+func TestMetalConformance(t *testing.T) {
+	conformance(t, "metal", os.Getenv("STARK_REQUIRE_METAL") != "")
+}
