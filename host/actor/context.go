@@ -75,6 +75,9 @@ func (ctx *Context) moveCurrentBuffer(payload any) {
 	if b, ok := payload.(*mem.Buffer); ok && b != nil && ctx.env != nil && ctx.env.Buf == b {
 		ctx.env.Buf = nil
 	}
+	if _, ok := payload.(Releaser); ok && ctx.env != nil && samePointer(payload, ctx.env.Value) {
+		ctx.env.Value = nil // an owning value sent on moves with it
+	}
 }
 
 // Next ends the message in hand as processed and returns the next queued

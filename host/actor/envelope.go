@@ -2,6 +2,7 @@ package actor
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 
 	"github.com/stark-rt/stark/host/mem"
@@ -112,10 +113,39 @@ func (e *Envelope) setPayload(p any) {
 	}
 }
 
-// releasePayload gives back a buffer the message still owns.
+// releasePayload gives back a buffer (or an owning value) the message
+// still owns.
 func (e *Envelope) releasePayload() {
 	if e.Buf != nil {
 		_ = e.Buf.Release()
 		e.Buf = nil
 	}
+	if r, ok := e.Value.(Releaser); ok {
+		_ = r.Release()
+		e.Value = nil
+	}
+}
+
+// Releaser is implemented by message values that own a resource, such as
+// a device buffer (device.Buffer). Like a pooled buffer, such a value
+// moves with its message: the runtime releases it when the message is
+// dead-lettered, or when the handler returns without taking it
+// (TakeValue) or sending it on.
+type Releaser interface {
+	Release() error
+}
+
+// TakeValue moves the message's value to the caller: an owning value
+// (Releaser) is then the caller's to release or send on.
+func (e *Envelope) TakeValue() any {
+	v := e.Value
+	e.Value = nil
+	return v
+}
+
+// samePointer reports whether a and b are the same pointer (false for
+// anything that is not a pointer, so uncomparable values never panic).
+func samePointer(a, b any) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	return va.Kind() == reflect.Pointer && vb.Kind() == reflect.Pointer && va.Type() == vb.Type() && va.Pointer() == vb.Pointer()
 }

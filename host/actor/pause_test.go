@@ -138,3 +138,43 @@ func TestFailFromOutside(t *testing.T) {
 		t.Fatalf("fail of an unknown ref: %v", err)
 	}
 }
+
+type owned struct{ released atomic.Int32 }
+
+func (o *owned) Release() error { o.released.Add(1); return nil }
+
+// TestOwnedValues: a Releaser value moves with its message like a pooled
+// buffer: released after a handler that did not take it, not released
+// when taken or sent on, released when dead-lettered.
+func TestOwnedValues(t *testing.T) {
+	s := newSystem(t, Config{})
+	var kept atomic.Pointer[owned]
+	sink, _ := s.SpawnFunc(func(ctx *Context, m *Envelope) error { return nil })
+	ref, _ := s.SpawnFunc(func(ctx *Context, m *Envelope) error {
+		switch m.Tag {
+		case 2:
+			kept.Store(m.TakeValue().(*owned))
+		case 3:
+			return ctx.Send(sink, 1, m.Value)
+		}
+		return ctx.Reply(m.Tag, nil)
+	})
+	a, b, c, d := &owned{}, &owned{}, &owned{}, &owned{}
+	ask(t, s, ref, 1, a)
+	ask(t, s, ref, 2, b)
+	if err := s.Send(ref, 3, c); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return c.released.Load() == 1 }) // released once, by the sink's turn
+	if err := s.Send(Ref(999999), 1, d); err == nil {
+		t.Fatal("send to a stale ref succeeded")
+	}
+	time.Sleep(5 * time.Millisecond)
+	if a.released.Load() != 1 || b.released.Load() != 0 || c.released.Load() != 1 || d.released.Load() != 1 {
+		t.Fatalf("released: handled %d, taken %d, forwarded %d, dead-lettered %d; want 1 0 1 1",
+			a.released.Load(), b.released.Load(), c.released.Load(), d.released.Load())
+	}
+	if kept.Load() != b {
+		t.Fatal("the taken value was lost")
+	}
+}
