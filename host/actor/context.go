@@ -56,6 +56,22 @@ func (ctx *Context) Send(to Ref, tag uint32, payload any) error {
 	return ctx.c.sys.deliver(ctx.w, &env, false)
 }
 
+// SendBytes is Send for a byte payload: it costs no interface conversion
+// (an allocation per call for a slice passed as any), which matters on hot
+// paths such as foreign handlers crossing the C ABI.
+func (ctx *Context) SendBytes(to Ref, tag uint32, data []byte) error {
+	env := Envelope{Target: to, Sender: ctx.c.ref, Tag: tag, Data: data}
+	return ctx.c.sys.deliver(ctx.w, &env, false)
+}
+
+// ReplyBytes is Reply for a byte payload, without the interface conversion.
+func (ctx *Context) ReplyBytes(tag uint32, data []byte) error {
+	if ctx.env == nil {
+		return ErrNoReplyTarget
+	}
+	return ctx.c.sys.replyBytes(ctx.w, ctx.env, ctx.c.ref, tag, data)
+}
+
 // TrySend is Send that fails with ErrMailboxFull rather than wait or drop.
 func (ctx *Context) TrySend(to Ref, tag uint32, payload any) error {
 	env := Envelope{Target: to, Sender: ctx.c.ref, Tag: tag}

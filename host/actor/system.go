@@ -243,6 +243,13 @@ func (s *System) SendEnvelope(env Envelope) error {
 	return s.deliver(nil, &env, false)
 }
 
+// TrySendEnvelope is SendEnvelope that fails with ErrMailboxFull rather
+// than wait or drop.
+func (s *System) TrySendEnvelope(env Envelope) error {
+	env.reply = nil
+	return s.deliver(nil, &env, true)
+}
+
 // deliver routes env to its target. A message that is not accepted is
 // dead-lettered (its buffer released, its ask ended) and the reason returned.
 func (s *System) deliver(w *sched.Worker, env *Envelope, try bool) error {
@@ -329,6 +336,16 @@ func (s *System) ask(ctx context.Context, from, to Ref, tag uint32, payload any)
 func (s *System) reply(w *sched.Worker, req *Envelope, from Ref, tag uint32, payload any) error {
 	r := Envelope{Target: req.Sender, Sender: from, CorrID: req.CorrID, Tag: tag}
 	r.setPayload(payload)
+	return s.replyEnvelope(w, req, &r)
+}
+
+func (s *System) replyBytes(w *sched.Worker, req *Envelope, from Ref, tag uint32, data []byte) error {
+	r := Envelope{Target: req.Sender, Sender: from, CorrID: req.CorrID, Tag: tag, Data: data}
+	return s.replyEnvelope(w, req, &r)
+}
+
+func (s *System) replyEnvelope(w *sched.Worker, req *Envelope, rp *Envelope) error {
+	r := *rp
 	if f := req.reply; f != nil {
 		// req keeps its future: a second reply finds the ask answered (the
 		// generation guards against a later ask reusing the future).
