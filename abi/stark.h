@@ -54,6 +54,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stark_device.h" /* op kinds (STARK_OP_*), dtypes (STARK_DT_*), device types */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -69,8 +71,14 @@ extern "C" {
 
 /* The version the loaded library implements, as STARK_ABI_VERSION. A
  * program checks at start-up that the major matches the header it was built
- * with and that the minor is at least as new (bindings do this at import). */
+ * with and that the minor is at least as new (bindings do this at import):
+ *     if (!STARK_ABI_COMPATIBLE(stark_abi_version())) ... */
 uint32_t stark_abi_version(void);
+
+/* True when a library reporting version v serves a program built with this
+ * header: the same major, a minor at least as new. */
+#define STARK_ABI_COMPATIBLE(v) \
+    ((((uint32_t)(v)) >> 16) == STARK_ABI_VERSION_MAJOR && ((uint32_t)(v)) >= (uint32_t)STARK_ABI_VERSION)
 
 typedef int32_t stark_status;
 
@@ -119,15 +127,18 @@ typedef struct stark_msg {
     stark_buffer buffer; /* non-zero when the payload is a pooled buffer: data points into it */
     uint32_t is_ask;     /* 1 when a caller waits for a reply (stark_ctx_reply answers it) */
     uint32_t reserved;
+    uint64_t device_buffer; /* non-zero: the payload is a device buffer (stark_dbuf), see stark_ctx_take_device_buffer */
 } stark_msg;
 
 /* A native actor's handler. Runs on a runtime worker thread, one message at
  * a time per actor (never concurrently for the same actor). It may call any
  * stark_ctx_* function with ctx, and any other function of this header.
  * STARK_OK: the message was handled. Any other status fails the actor: the
- * message is dead-lettered with the status (and the thread's last error, if
- * set by stark_ctx_fail), a waiting ask ends with STARK_FAILED, and the
- * actor's supervisor decides (by default: restart, keeping the mailbox). */
+ * message is dead-lettered with that status as its cause and the reason
+ * given to stark_ctx_fail, a waiting ask ends with STARK_FAILED, and the
+ * actor's supervisor decides (by default: restart, keeping the mailbox).
+ * The user data is the same across restarts: state kept there survives a
+ * restart (reset it in on_start if it should not). */
 typedef stark_status (*stark_handler_fn)(stark_ctx ctx, const stark_msg *msg, void *user_data);
 
 /* A lifecycle hook (start: at spawn and after each restart, before the
@@ -195,6 +206,10 @@ typedef struct stark_config {
     uint32_t wasm_memory_pages;   /* default WASM memory limit; 0: 1024 (64 MiB) */
     uint32_t reserved1;
     uint64_t wasm_deadline_ns;    /* default WASM per-message deadline; 0: 1 s */
+    const char *device;           /* device backend to use ("cpu", "vulkan", "cuda", ...);
+                                     NULL: $STARK_DEVICE, else the best score */
+    const char *backend_path;     /* extra plugin directories (colon-separated), searched
+                                     before $STARK_BACKEND_PATH and lib/stark next to libstark */
 } stark_config;
 
 /* Fills *cfg with the defaults (all zero) and sets struct_size. */
@@ -350,6 +365,17 @@ stark_status stark_ctx_runtime(stark_ctx ctx, stark_runtime *out);
  * worker (cheapest send there is). */
 stark_status stark_ctx_send(stark_ctx ctx, stark_ref to, uint32_t tag, const void *data, size_t len);
 stark_status stark_ctx_send_buffer(stark_ctx ctx, stark_ref to, uint32_t tag, stark_buffer buf);
+
+/* Posts a message from inside a handler without leaving C: the bytes are
+ * copied into the callback's outbox and delivered, in order, when the
+ * handler returns (before its next message). It is the cheapest send there
+ * is (no call into the runtime), at a price: a refusal (stale ref, full
+ * mailbox) cannot be reported here and becomes a dead letter instead.
+ * STARK_FULL: the outbox holds 1024 messages / 64 KiB per handler call
+ * (use stark_ctx_send for more). STARK_INVALID: ctx is not the running
+ * callback's on this thread. Sends made with stark_ctx_send during the
+ * same callback are delivered at once, so they overtake posted ones. */
+stark_status stark_ctx_post(stark_ctx ctx, stark_ref to, uint32_t tag, const void *data, size_t len);
 
 /* Answers the message in hand: the waiting ask, or a message to its
  * sender. STARK_NOT_FOUND: nobody to answer. A second reply to the same ask
@@ -561,6 +587,7 @@ typedef struct stark_poll_item {
     uint32_t is_ask;      /* a caller waits for the answer */
     uint32_t reserved;
     uint64_t corr_id;     /* the request's correlation id; on a reply, the id stark_request gave */
+    uint64_t device_buffer; /* non-zero: a device buffer (stark_dbuf), now owned by the caller */
 } stark_poll_item;
 
 /* Waits up to timeout_ns (0: do not wait) until items are ready and copies
@@ -587,6 +614,95 @@ typedef struct stark_poll_result {
 /* Gives back a batch of tokens. Unknown or repeated tokens are skipped and
  * reported as STARK_NOT_FOUND after the rest were applied. */
 stark_status stark_poll_done(stark_runtime rt, stark_poller poller, const stark_poll_result *results, size_t n);
+
+/* ------------------------------------------------------------------------
+ * Devices (docs/devices.md)
+ *
+ * Each runtime runs one device backend at a time: the built-in cpu backend,
+ * or a plugin (libstark_<name>.so implementing abi/stark_device.h) found in
+ * stark_config.backend_path, $STARK_BACKEND_PATH, or lib/stark next to
+ * libstark. The backend starts at the first device call; stark_device_select
+ * swaps it. Device memory is named by stark_dbuf handles, which go stale
+ * (STARK_NOT_FOUND) when the backend is swapped: their memory went with it.
+ * ---------------------------------------------------------------------- */
+
+typedef uint64_t stark_dbuf; /* device memory of the runtime's current backend */
+
+typedef struct stark_backend_info {
+    uint32_t struct_size;
+    uint32_t score;       /* 0: cannot run here (error says why) */
+    uint32_t current;     /* 1 for the backend the runtime runs */
+    uint32_t reserved;
+    char name[32];
+    char path[256];       /* "" for the built-in cpu backend */
+    char error[192];
+} stark_backend_info;
+
+/* The backends found (the cpu backend always), best score first. */
+stark_status stark_device_backends(stark_runtime rt, stark_backend_info *items, size_t cap, size_t *n);
+
+/* Runs the backend called name (NULL or "": the best score). On failure the
+ * current backend keeps running. Device buffers of the old backend go stale. */
+stark_status stark_device_select(stark_runtime rt, const char *name);
+
+/* The current backend's name (NUL-terminated, truncated to cap). */
+stark_status stark_device_backend_name(stark_runtime rt, char *name, size_t cap);
+
+typedef struct stark_device_info {
+    uint32_t struct_size;
+    uint32_t type;        /* STARK_DEV_TYPE_* */
+    char name[128];
+    char vendor[64];
+    uint64_t memory_total;
+    uint64_t memory_free;
+    uint64_t max_alloc;
+    uint64_t max_binding;
+    uint32_t compute_units;
+    uint32_t reserved;
+} stark_device_info;
+
+stark_status stark_device_count(stark_runtime rt, uint32_t *n);
+stark_status stark_device_get_info(stark_runtime rt, uint32_t device, stark_device_info *out);
+
+/* Device memory: bytes on device (contents unspecified), released once with
+ * stark_device_release (through a caching allocator). */
+stark_status stark_device_alloc(stark_runtime rt, uint32_t device, uint64_t bytes, stark_dbuf *out);
+stark_status stark_device_release(stark_runtime rt, stark_dbuf buf);
+stark_status stark_device_write(stark_runtime rt, stark_dbuf dst, uint64_t offset, const void *src, size_t len);
+stark_status stark_device_read(stark_runtime rt, stark_dbuf src, uint64_t offset, void *dst, size_t len);
+stark_status stark_device_copy(stark_runtime rt, stark_dbuf dst, uint64_t dst_offset, stark_dbuf src,
+                               uint64_t src_offset, uint64_t bytes);
+
+/* A built-in op (STARK_OP_*, semantics in stark_device.h) on device buffers. */
+typedef struct stark_device_op {
+    uint32_t struct_size;
+    uint32_t kind;        /* STARK_OP_* */
+    uint32_t dtype;       /* STARK_DT_* (F32 everywhere) */
+    uint32_t reserved;
+    stark_dbuf a, b, c;
+    uint64_t a_offset, b_offset, c_offset; /* bytes */
+    uint64_t m, n, k;
+    uint64_t lda, ldb, ldc;
+    uint32_t trans_a, trans_b;
+    double alpha, beta;
+} stark_device_op;
+
+/* Runs op synchronously. STARK_UNSUPPORTED: the backend does not offer
+ * this kind or dtype; STARK_INVALID: shapes or ranges outside the buffers. */
+stark_status stark_device_run(stark_runtime rt, const stark_device_op *op);
+
+/* Waits for everything queued on device. */
+stark_status stark_device_sync(stark_runtime rt, uint32_t device);
+
+/* Sends a device buffer by reference: the caller's handle moves into the
+ * message whatever the result (stale for the caller afterwards); the
+ * receiver sees it as msg->device_buffer (a native handler takes it with
+ * stark_ctx_take_device_buffer, a polled actor owns it at once). */
+stark_status stark_send_device_buffer(stark_runtime rt, stark_ref to, uint32_t tag, stark_dbuf buf);
+
+/* Takes the device buffer of the message in hand (else the runtime releases
+ * it when the handler returns). */
+stark_status stark_ctx_take_device_buffer(stark_ctx ctx, stark_dbuf *out);
 
 #ifdef __cplusplus
 }

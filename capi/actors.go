@@ -4,6 +4,7 @@ package main
 #include <stdlib.h>
 #include <string.h>
 #include "stark.h"
+#include "outbox.h"
 typedef const void *stark__cvoid;
 typedef const char *stark__cchar;
 typedef const stark_actor_def *stark__cdef;
@@ -14,6 +15,30 @@ static inline stark_status stark__call_handler(stark_handler_fn fn, stark_ctx ct
                                                const void *data, void *ud) {
     m->data = data != NULL ? data : (const void *)stark__empty;
     return fn(ctx, m, ud);
+}
+// The hot path: every pointer is C memory (the payload was copied into the
+// message's inline area), passed as integers so cgo has no Go pointer to
+// check on each call.
+static inline stark_status stark__call_handler_c(uintptr_t fn, stark_ctx ctx, uintptr_t m, uintptr_t ud,
+                                                 uintptr_t outbox) {
+    stark_msg *msg = (stark_msg *)m;
+    stark__outbox *prev_o;
+    stark_ctx prev_ctx;
+    if (msg->len == 0) msg->data = stark__empty;
+    stark__outbox_begin((stark__outbox *)outbox, ctx, &prev_o, &prev_ctx);
+    stark_status st = ((stark_handler_fn)fn)(ctx, msg, (void *)ud);
+    stark__outbox_end(prev_o, prev_ctx);
+    return st;
+}
+static inline stark_status stark__call_handler_big(stark_handler_fn fn, stark_ctx ctx, stark_msg *m,
+                                                   const void *data, void *ud, uintptr_t outbox) {
+    stark__outbox *prev_o;
+    stark_ctx prev_ctx;
+    m->data = data;
+    stark__outbox_begin((stark__outbox *)outbox, ctx, &prev_o, &prev_ctx);
+    stark_status st = fn(ctx, m, ud);
+    stark__outbox_end(prev_o, prev_ctx);
+    return st;
 }
 static inline stark_status stark__call_hook(stark_hook_fn fn, stark_ctx ctx, void *ud) {
     return fn(ctx, ud);
@@ -51,13 +76,19 @@ type native struct {
 
 var natives table[native]
 
+// inlinePayload is the largest payload copied into a native's message
+// struct (C memory) instead of being passed as a Go pointer.
+const inlinePayload = 256
+
 // newNative copies def; the caller checked it.
 func newNative(r *runtimeObj, def *C.stark_actor_def) (*native, C.stark_status) {
 	n := &native{rt: r}
 	size := uintptr(def.struct_size)
 	C.memcpy(unsafe.Pointer(&n.def), unsafe.Pointer(def), C.size_t(min(size, unsafe.Sizeof(n.def))))
 	n.def.struct_size = C.uint32_t(unsafe.Sizeof(n.def))
-	n.msg = (*C.stark_msg)(C.calloc(1, C.sizeof_stark_msg))
+	// The message struct, room for a small payload after it, then the
+	// outbox of stark_ctx_post: C memory reused for every callback.
+	n.msg = (*C.stark_msg)(C.calloc(1, C.sizeof_stark_msg+inlinePayload+C.sizeof_stark__outbox))
 	if n.msg == nil {
 		return nil, fail(sExhausted, "stark: out of memory")
 	}
@@ -70,6 +101,23 @@ func newNative(r *runtimeObj, def *C.stark_actor_def) (*native, C.stark_status) 
 	}
 	n.index = uint32(n.h)
 	return n, sOK
+}
+
+// disown forgets the user's destructor: a call that returns STARK_INVALID
+// takes nothing, so release must not free the user data.
+func (n *native) disown() { n.def.free_user_data = nil }
+
+// freeRefused frees the user data of a def that a call refused with a
+// status other than STARK_INVALID (the runtime owns it then), keeping the
+// call's error message.
+func freeRefused(d *C.stark_actor_def, st C.stark_status) C.stark_status {
+	if d == nil || d.free_user_data == nil || st == sInvalid || st == sOK {
+		return st
+	}
+	msg := C.GoString(C.stark_last_error())
+	C.stark__call_free(d.free_user_data, d.user_data)
+	setError(msg)
+	return st
 }
 
 // release runs the user's destructor once and frees what the native holds.
@@ -161,6 +209,34 @@ func (n *native) end() {
 	n.turn.Add(1)
 }
 
+// outbox returns the native's stark_ctx_post outbox (C memory).
+func (n *native) outbox() unsafe.Pointer {
+	return unsafe.Add(unsafe.Pointer(n.msg), C.sizeof_stark_msg+inlinePayload)
+}
+
+// deliverPosted sends, in order, what the handler posted with
+// stark_ctx_post (read straight from C memory: no call into C).
+func (n *native) deliverPosted(ctx *actor.Context) {
+	o := (*C.stark__outbox)(n.outbox())
+	count := int(o.count)
+	if count == 0 {
+		return
+	}
+	base := unsafe.Pointer(&o.data[0])
+	off := uintptr(0)
+	for i := 0; i < count; i++ {
+		p := (*C.stark__post)(unsafe.Add(base, off))
+		ln := uintptr(p.len)
+		var data []byte
+		if ln > 0 {
+			data = C.GoBytes(unsafe.Add(unsafe.Pointer(p), C.sizeof_stark__post), C.int(ln))
+		}
+		_ = ctx.SendBytes(actor.Ref(p.to), uint32(p.tag), data) // a refusal is a dead letter
+		off += (C.sizeof_stark__post + ln + 7) &^ 7
+	}
+	o.count, o.used = 0, 0
+}
+
 func (n *native) failure(st C.stark_status) error {
 	return &nativeError{status: st, reason: n.reason}
 }
@@ -210,18 +286,31 @@ func (a *nativeActor) Receive(ctx *actor.Context, m *actor.Envelope) error {
 	}
 	var bh uint64
 	if m.Buf != nil {
-		bh = buffers.add(&bufferObj{rt: n.rt, b: m.Buf})
+		bh = buffers.add(newBufferObj(n.rt, m.Buf))
 		cm.buffer = C.stark_buffer(bh)
 	}
-	var p unsafe.Pointer
-	if len(data) > 0 {
-		p = unsafe.Pointer(&data[0])
-	}
+	var st C.stark_status
 	h := n.begin(ctx)
-	st := C.stark__call_handler(n.def.handle, h, cm, p, n.def.user_data)
+	switch {
+	case len(data) <= inlinePayload:
+		// Small payloads are copied next to the message: no Go pointer
+		// crosses, and cgo checks nothing.
+		inline := unsafe.Add(unsafe.Pointer(cm), C.sizeof_stark_msg)
+		copy(unsafe.Slice((*byte)(inline), len(data)), data)
+		cm.data = inline
+		st = C.stark__call_handler_c(C.uintptr_t(uintptr(unsafe.Pointer(n.def.handle))), h,
+			C.uintptr_t(uintptr(unsafe.Pointer(cm))), C.uintptr_t(uintptr(n.def.user_data)), C.uintptr_t(uintptr(n.outbox())))
+	default:
+		st = C.stark__call_handler_big(n.def.handle, h, cm, unsafe.Pointer(&data[0]), n.def.user_data, C.uintptr_t(uintptr(n.outbox())))
+	}
+	n.deliverPosted(ctx)
 	n.end()
 	if bh != 0 && m.Buf != nil {
-		buffers.remove(bh) // not taken: the runtime releases it after the handler
+		// Not taken: the runtime releases the message's reference after the
+		// handler; the handle goes unless the handler retained it.
+		if o := buffers.get(bh); o != nil {
+			o.drop(bh)
+		}
 	}
 	if st != sOK {
 		return n.failure(st)
@@ -262,6 +351,9 @@ func spawnNative(fn string, r *runtimeObj, spawn func(actor.Producer, ...actor.O
 	}
 	ref, err := spawn(n.producer(), aopts...)
 	if err != nil {
+		if statusOf(err) == sInvalid {
+			n.disown() // STARK_INVALID (a taken name): the caller keeps its user data
+		}
 		n.release() // never ran: its user data is freed now
 		return fromErr(err)
 	}
@@ -337,14 +429,25 @@ func (r *runtimeObj) freeNatives() {
 //export stark_spawn
 func stark_spawn(h C.stark_runtime, def C.stark__cdef, opts C.stark__copts, out *C.stark_ref) (st C.stark_status) {
 	defer guard(&st)
-	r, st := lookupRuntime(h, "stark_spawn")
+	const fn = "stark_spawn"
+	if out == nil {
+		return fail(sInvalid, "%s: out is NULL", fn)
+	}
+	*out = 0
+	// Arguments first: after STARK_INVALID nothing was taken; after any
+	// other refusal (a stale or stopped runtime) the user data was.
+	d, st := checkDef(fn, def)
 	if st != sOK {
-		if out != nil {
-			*out = 0
-		}
 		return st
 	}
-	return spawnNative("stark_spawn", r, r.rt.Spawn, def, opts, out)
+	if _, st := spawnOptions(fn, opts); st != sOK {
+		return st
+	}
+	r, st := lookupRuntime(h, fn)
+	if st != sOK {
+		return freeRefused(d, st)
+	}
+	return spawnNative(fn, r, r.rt.Spawn, def, opts, out)
 }
 
 //export stark_ctx_spawn

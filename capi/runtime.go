@@ -19,6 +19,7 @@ import (
 
 	"github.com/stark-rt/stark/host"
 	"github.com/stark-rt/stark/host/actor"
+	"github.com/stark-rt/stark/host/device"
 	"github.com/stark-rt/stark/host/mem"
 	"github.com/stark-rt/stark/host/wasm"
 )
@@ -31,10 +32,12 @@ type runtimeObj struct {
 	reaper  actor.Ref // watches native actors and frees their user data
 	stopped atomic.Bool
 
-	mu      sync.Mutex
-	eng     *wasm.Engine             // created at the first WASM call
-	natives map[actor.Ref][]*native  // natives to free when that actor terminates
-	polled  map[actor.Ref]*pollerObj // polled actors, to tell their poller when they end
+	mu                      sync.Mutex
+	eng                     *wasm.Engine             // created at the first WASM call
+	natives                 map[actor.Ref][]*native  // natives to free when that actor terminates
+	dev                     *device.Manager          // the device backend, started at the first device call
+	deviceName, backendPath string                   // stark_config.device and backend_path
+	polled                  map[actor.Ref]*pollerObj // polled actors, to tell their poller when they end
 }
 
 var (
@@ -78,6 +81,7 @@ func stark_runtime_new(cfg C.stark__cconfig, out *C.stark_runtime) (st C.stark_s
 	*out = 0
 	hc := host.NewConfig().WithPool(mem.DefaultConfig().WithAllocator(cAllocator{}))
 	wc := wasm.NewConfig()
+	var devName, backendPath string
 	if cfg != nil {
 		c := (*C.stark_config)(unsafe.Pointer(cfg))
 		size := c.struct_size
@@ -117,6 +121,12 @@ func stark_runtime_new(cfg C.stark__cconfig, out *C.stark_runtime) (st C.stark_s
 		if has(size, unsafe.Offsetof(c.wasm_deadline_ns), 8) && c.wasm_deadline_ns > 0 {
 			wc = wc.WithDeadline(dur(c.wasm_deadline_ns))
 		}
+		if has(size, unsafe.Offsetof(c.device), 8) && c.device != nil {
+			devName = C.GoString(c.device)
+		}
+		if has(size, unsafe.Offsetof(c.backend_path), 8) && c.backend_path != nil {
+			backendPath = C.GoString(c.backend_path)
+		}
 	}
 	rt, err := host.New(hc)
 	if err != nil {
@@ -125,7 +135,8 @@ func stark_runtime_new(cfg C.stark__cconfig, out *C.stark_runtime) (st C.stark_s
 	if err := rt.Start(); err != nil {
 		return fromErr(err)
 	}
-	r := &runtimeObj{rt: rt, wcfg: wc, natives: map[actor.Ref][]*native{}, polled: map[actor.Ref]*pollerObj{}}
+	r := &runtimeObj{rt: rt, wcfg: wc, natives: map[actor.Ref][]*native{}, polled: map[actor.Ref]*pollerObj{},
+		deviceName: devName, backendPath: backendPath}
 	r.reaper, err = rt.SpawnFunc(r.reap)
 	if err != nil {
 		_ = rt.Shutdown(context.Background())
@@ -165,10 +176,13 @@ func (r *runtimeObj) shutdown(timeout time.Duration) error {
 	err := r.rt.Shutdown(ctx)
 	r.freeNatives()
 	r.mu.Lock()
-	eng := r.eng
+	eng, dev := r.eng, r.dev
 	r.mu.Unlock()
 	if eng != nil {
 		_ = eng.Close(context.Background())
+	}
+	if dev != nil {
+		_ = dev.Close()
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w: actors were killed after %v", actor.ErrTimeout, timeout)
@@ -195,6 +209,9 @@ func stark_runtime_free(h C.stark_runtime) (st C.stark_status) {
 	}
 	_ = r.shutdown(0)
 	releaseOwnedBy(r)
+	// The pool keeps released arrays for reuse; they are C memory (the
+	// cAllocator), which nothing frees once the runtime is gone.
+	r.rt.Pool().Trim()
 	return sOK
 }
 
@@ -298,10 +315,16 @@ func stark_dead_letters(h C.stark_runtime, items *C.stark_dead_letter, capacity 
 		msg := ""
 		if d.Reason != nil {
 			w.cause = statusOf(d.Reason)
+			var ne *nativeError
+			if errors.As(d.Reason, &ne) {
+				w.cause = ne.status // the status the native handler returned
+			}
 			msg = d.Reason.Error()
 		}
-		reason := unsafe.Slice((*byte)(unsafe.Pointer(&w.reason[0])), len(w.reason))
-		copy(reason[:len(reason)-1], msg)
+		// Truncated to what the caller's element holds, NUL included.
+		room := min(uintptr(len(w.reason)), stride-unsafe.Offsetof(w.reason))
+		reason := unsafe.Slice((*byte)(unsafe.Pointer(&w.reason[0])), room)
+		copy(reason[:room-1], msg)
 		C.memcpy(unsafe.Pointer(it), unsafe.Pointer(&w), C.size_t(min(stride, unsafe.Sizeof(w))))
 	}
 	*n = C.size_t(len(dl))

@@ -58,14 +58,10 @@ func send(fn string, h C.stark_runtime, from, to C.stark_ref, tag C.uint32_t, da
 		return st
 	}
 	env := actor.Envelope{Target: actor.Ref(to), Sender: actor.Ref(from), Tag: uint32(tag), Data: b}
-	var err error
-	switch {
-	case try:
-		err = r.rt.TrySend(actor.Ref(to), uint32(tag), b)
-	default:
-		err = r.rt.SendEnvelope(env)
+	if try {
+		return fromErr(r.rt.TrySendEnvelope(env))
 	}
-	return fromErr(err)
+	return fromErr(r.rt.SendEnvelope(env))
 }
 
 //export stark_send
@@ -122,6 +118,13 @@ func stark_send_buffer(h C.stark_runtime, to C.stark_ref, tag C.uint32_t, buf C.
 	defer guard(&st)
 	r, st := lookupRuntime(h, "stark_send_buffer")
 	if st != sOK {
+		// The reference moves whatever the result: a shut-down runtime
+		// releases it (a freed one already did).
+		if r := runtimes.get(uint64(h)); r != nil {
+			if b := buffers.get(uint64(buf)); b != nil && b.rt == r && b.drop(uint64(buf)) {
+				_ = b.b.Release()
+			}
+		}
 		return st
 	}
 	b, st := takeBuffer(r, buf, "stark_send_buffer")
@@ -166,7 +169,7 @@ func stark_ask(h C.stark_runtime, to C.stark_ref, tag C.uint32_t, data C.stark__
 func fillReply(fn string, r *runtimeObj, env *actor.Envelope, out *C.stark_reply) C.stark_status {
 	out.tag, out.sender = C.uint32_t(env.Tag), C.stark_ref(env.Sender)
 	if b := env.TakeBuffer(); b != nil {
-		hb := buffers.add(&bufferObj{rt: r, b: b})
+		hb := buffers.add(newBufferObj(r, b))
 		if hb == 0 {
 			_ = b.Release()
 			return fail(sExhausted, "%s: too many buffer handles", fn)
@@ -203,7 +206,7 @@ func stark_reply_free(reply *C.stark_reply) (st C.stark_status) {
 		return sOK
 	}
 	if reply.buffer != 0 {
-		if b := buffers.remove(uint64(reply.buffer)); b != nil {
+		if b := buffers.get(uint64(reply.buffer)); b != nil && b.drop(uint64(reply.buffer)) {
 			_ = b.b.Release()
 		}
 	} else if reply.data != nil {
@@ -224,7 +227,7 @@ func stark_ctx_send(c C.stark_ctx, to C.stark_ref, tag C.uint32_t, data C.stark_
 	if st != sOK {
 		return st
 	}
-	return fromErr(ctx.Send(actor.Ref(to), uint32(tag), b))
+	return fromErr(ctx.SendBytes(actor.Ref(to), uint32(tag), b))
 }
 
 //export stark_ctx_send_buffer
@@ -255,7 +258,7 @@ func stark_ctx_reply(c C.stark_ctx, tag C.uint32_t, data C.stark__cvoid, n C.siz
 	if st != sOK {
 		return st
 	}
-	return fromErr(ctx.Reply(uint32(tag), b))
+	return fromErr(ctx.ReplyBytes(uint32(tag), b))
 }
 
 //export stark_ctx_reply_buffer
