@@ -54,7 +54,7 @@ install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libstark.so.$(ABI_MAJOR)
 	ln -sf libstark.so.$(ABI_MAJOR) $(DESTDIR)$(PREFIX)/lib/libstark.so
-	install -m 0644 abi/stark.h $(DESTDIR)$(PREFIX)/include/stark.h
+	install -m 0644 abi/stark.h abi/stark_device.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(ABI_MAJOR).$(ABI_MINOR)|g' abi/stark.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/stark.pc
 
