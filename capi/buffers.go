@@ -6,6 +6,7 @@ package main
 import "C"
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/stark-rt/stark/host/mem"
@@ -18,13 +19,43 @@ import (
 type bufferObj struct {
 	rt *runtimeObj
 	b  *mem.Buffer
+	// refs counts the references held through this handle. The buffer may
+	// have more, held through other handles (a retained buffer sent to
+	// several actors gives each its own) or by messages in flight: a
+	// release through this handle drops one of its own, never another
+	// holder's, and the handle goes with its last.
+	refs atomic.Int32
 }
 
 var buffers table[bufferObj]
 
+func newBufferObj(r *runtimeObj, b *mem.Buffer) *bufferObj {
+	o := &bufferObj{rt: r, b: b}
+	o.refs.Store(1)
+	return o
+}
+
+// drop gives up one reference held through handle h (the caller releases
+// the buffer's reference or moves it) and removes the handle with its
+// last. It reports false when the handle holds none.
+func (o *bufferObj) drop(h uint64) bool {
+	for {
+		n := o.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if o.refs.CompareAndSwap(n, n-1) {
+			if n == 1 {
+				buffers.remove(h)
+			}
+			return true
+		}
+	}
+}
+
 func lookupBuffer(r *runtimeObj, h C.stark_buffer, fn string) (*bufferObj, C.stark_status) {
 	b := buffers.get(uint64(h))
-	if b == nil || b.rt != r || b.b.Refs() == 0 {
+	if b == nil || b.rt != r || b.refs.Load() <= 0 || b.b.Refs() == 0 {
 		return nil, fail(sNotFound, "%s: buffer handle %#x is not valid here (released, moved into a message, or of another runtime)", fn, uint64(h))
 	}
 	return b, sOK
@@ -48,7 +79,7 @@ func stark_buffer_alloc(h C.stark_runtime, size C.size_t, out *C.stark_buffer) (
 	if err != nil {
 		return fromErr(err)
 	}
-	hb := buffers.add(&bufferObj{rt: r, b: b})
+	hb := buffers.add(newBufferObj(r, b))
 	if hb == 0 {
 		_ = b.Release()
 		return fail(sExhausted, "stark_buffer_alloc: too many buffer handles")
@@ -111,7 +142,11 @@ func stark_buffer_retain(h C.stark_runtime, buf C.stark_buffer) (st C.stark_stat
 	if st != sOK {
 		return st
 	}
-	return fromErr(b.b.Retain())
+	if err := b.b.Retain(); err != nil {
+		return fromErr(err)
+	}
+	b.refs.Add(1)
+	return sOK
 }
 
 //export stark_buffer_release
@@ -125,12 +160,10 @@ func stark_buffer_release(h C.stark_runtime, buf C.stark_buffer) (st C.stark_sta
 	if st != sOK {
 		return st
 	}
-	if b.b.Refs() == 1 {
-		// The last reference: the handle goes with it. remove first so a
-		// racing second release finds the handle stale, not a freed buffer.
-		if buffers.remove(uint64(buf)) == nil {
-			return fail(sNotFound, "stark_buffer_release: buffer %#x was already released", uint64(buf))
-		}
+	// The handle's last reference takes the handle with it, before the
+	// buffer is released: a racing second release finds the handle stale.
+	if !b.drop(uint64(buf)) {
+		return fail(sNotFound, "stark_buffer_release: buffer %#x was already released", uint64(buf))
 	}
 	return fromErr(b.b.Release())
 }
@@ -142,11 +175,9 @@ func takeBuffer(r *runtimeObj, h C.stark_buffer, fn string) (*mem.Buffer, C.star
 	if st != sOK {
 		return nil, st
 	}
-	if b.b.Refs() > 1 {
-		// Other holders share this handle: move one reference, keep the handle.
-		return b.b, sOK
-	}
-	if buffers.remove(uint64(h)) == nil {
+	// One of the handle's references moves; the handle stays while it
+	// holds others (the caller retained it).
+	if !b.drop(uint64(h)) {
 		return nil, fail(sNotFound, "%s: buffer %#x was released meanwhile", fn, uint64(h))
 	}
 	return b.b, sOK

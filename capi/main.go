@@ -13,7 +13,7 @@
 package main
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../abi -O2 -Wall
+#cgo CFLAGS: -I${SRCDIR}/../abi -O2 -Wall -D_GNU_SOURCE
 */
 import "C"
 

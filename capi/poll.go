@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"github.com/stark-rt/stark/host/actor"
+	"github.com/stark-rt/stark/host/device"
 	"github.com/stark-rt/stark/host/mem"
 )
 
@@ -56,6 +57,7 @@ type pollEntry struct {
 	token  uint64
 	data   []byte
 	buf    *mem.Buffer
+	dbuf   *device.Buffer
 	isAsk  bool
 }
 
@@ -118,17 +120,24 @@ func (a *polledActor) Receive(ctx *actor.Context, m *actor.Envelope) error {
 			data = env.Data
 		case []byte:
 			data = v
-		case actor.Terminated:
+		case actor.Terminated, *device.Buffer:
 		default:
 			return fmt.Errorf("%w: a polled actor got a Go value of type %T (tag %#x); send bytes", actor.ErrInvalid, v, env.Tag)
 		}
 		e := pollEntry{kind: C.STARK_POLL_MESSAGE, tag: env.Tag, actor: self, sender: env.Sender,
 			corrID: env.CorrID, data: data, buf: env.TakeBuffer(), isAsk: env.IsAsk()}
+		if db, ok := env.Value.(*device.Buffer); ok {
+			e.dbuf = db
+			env.TakeValue()
+		}
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
 			if e.buf != nil {
 				_ = e.buf.Release()
+			}
+			if e.dbuf != nil {
+				_ = e.dbuf.Release()
 			}
 			if env.IsAsk() {
 				_ = p.rt.rt.Abort(env, fmt.Errorf("%w: the poller was closed", actor.ErrStopped))
@@ -212,6 +221,9 @@ func (p *pollerObj) close() {
 	for _, e := range queue {
 		if e.buf != nil {
 			_ = e.buf.Release()
+		}
+		if e.dbuf != nil {
+			_ = e.dbuf.Release()
 		}
 	}
 	for _, pd := range pending {
@@ -405,9 +417,12 @@ func stark_poll(h C.stark_runtime, poller C.stark_poller, items *C.stark_poll_it
 		if e.isAsk {
 			it.is_ask = 1
 		}
+		if e.dbuf != nil {
+			it.device_buffer = C.uint64_t(dbufs.add(&dbufObj{rt: r, b: e.dbuf}))
+		}
 		switch {
 		case e.buf != nil:
-			hb := buffers.add(&bufferObj{rt: r, b: e.buf})
+			hb := buffers.add(newBufferObj(r, e.buf))
 			bs := e.buf.Bytes()
 			it.buffer, it.len = C.stark_buffer(hb), C.size_t(len(bs))
 			it.data = unsafe.Pointer(unsafe.SliceData(bs[:cap(bs)]))

@@ -61,9 +61,20 @@ func stark_supervisor_start(h C.stark_runtime, spec C.stark__csupspec, out *C.st
 		return fail(sInvalid, "%s: backoff %d is not a STARK_BACKOFF_* value", fn, sp.backoff)
 	}
 
+	// The fields past the caller's struct_size are not read.
+	var supName *C.char
+	if has(sp.struct_size, unsafe.Offsetof(sp.name), unsafe.Sizeof(sp.name)) {
+		supName = sp.name
+	}
+	if supName != nil && *supName == 0 {
+		return fail(sInvalid, "%s: spec->name is empty (NULL for none)", fn)
+	}
 	children := unsafe.Slice(sp.children, int(sp.n_children))
 	for i := range children { // validate everything before taking anything
 		c := &children[i]
+		if c.name != nil && *c.name == 0 {
+			return fail(sInvalid, "%s: children[%d].name is empty (NULL for none)", fn, i)
+		}
 		if uintptr(c.struct_size) < unsafe.Offsetof(c.shutdown_timeout_ns) {
 			return fail(sInvalid, "%s: children[%d].struct_size %d is too small", fn, i, c.struct_size)
 		}
@@ -108,7 +119,9 @@ func stark_supervisor_start(h C.stark_runtime, spec C.stark__csupspec, out *C.st
 		if c.name != nil {
 			cs.Name = C.GoString(c.name)
 		}
-		cs.Shutdown = dur(c.shutdown_timeout_ns)
+		if has(c.struct_size, unsafe.Offsetof(c.shutdown_timeout_ns), 8) {
+			cs.Shutdown = dur(c.shutdown_timeout_ns)
+		}
 		if has(c.struct_size, unsafe.Offsetof(c.mailbox_capacity), 4) && c.mailbox_capacity > 0 {
 			cs.Options = append(cs.Options, actor.WithMailbox(int(min(c.mailbox_capacity, 1<<30))))
 		}
@@ -142,8 +155,8 @@ func stark_supervisor_start(h C.stark_runtime, spec C.stark__csupspec, out *C.st
 		gs.Children = append(gs.Children, cs)
 	}
 	var opts []actor.Option
-	if sp.name != nil {
-		opts = append(opts, actor.WithName(C.GoString(sp.name)))
+	if supName != nil {
+		opts = append(opts, actor.WithName(C.GoString(supName)))
 	}
 	ref, err := supervise.Start(r.rt.System, gs, opts...)
 	if err != nil {
