@@ -55,6 +55,7 @@ import (
 	"unsafe"
 
 	"github.com/stark-rt/stark/host/actor"
+	"github.com/stark-rt/stark/host/device"
 )
 
 // native is one native actor definition as the runtime holds it: the C
@@ -275,12 +276,19 @@ func (a *nativeActor) Receive(ctx *actor.Context, m *actor.Envelope) error {
 		data = v
 	case actor.Terminated:
 		data = nil // a watch notification: the tag says what it is
+	case *device.Buffer:
+		data = nil // a device buffer by reference: msg->device_buffer
 	default:
 		return fmt.Errorf("%w: a native actor got a Go value of type %T (tag %#x); send bytes", actor.ErrInvalid, v, m.Tag)
 	}
 	cm := n.msg
 	cm.tag, cm.sender, cm.corr_id = C.uint32_t(m.Tag), C.stark_ref(m.Sender), C.uint64_t(m.CorrID)
-	cm.len, cm.buffer, cm.is_ask = C.size_t(len(data)), 0, 0
+	cm.len, cm.buffer, cm.is_ask, cm.device_buffer = C.size_t(len(data)), 0, 0, 0
+	var dh uint64
+	if db, ok := m.Value.(*device.Buffer); ok {
+		dh = dbufs.add(&dbufObj{rt: n.rt, b: db})
+		cm.device_buffer = C.uint64_t(dh)
+	}
 	if m.IsAsk() {
 		cm.is_ask = 1
 	}
@@ -311,6 +319,9 @@ func (a *nativeActor) Receive(ctx *actor.Context, m *actor.Envelope) error {
 		if o := buffers.get(bh); o != nil {
 			o.drop(bh)
 		}
+	}
+	if dh != 0 && m.Value != nil {
+		dbufs.remove(dh) // not taken: the runtime releases it after the handler
 	}
 	if st != sOK {
 		return n.failure(st)
