@@ -73,11 +73,14 @@ deps: deps-sys
 	$(GO) mod download
 	cd bench && $(GO) mod download
 
-# The C guests need Debian's clang, lld, wasi-libc and the wasm32 builtins.
-WASM_APT := clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32
-## deps-sys: install the system packages the guests need (apt, when missing).
+# Debian packages: clang, lld, wasi-libc and the wasm32 builtins for the C
+# guests; the Vulkan loader and headers, glslang and Mesa's lavapipe for the
+# vulkan plugin and its tests; pkg-config for the install check.
+SYS_APT := clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 \
+	libvulkan-dev glslang-tools mesa-vulkan-drivers pkg-config
+## deps-sys: install the system packages the build and tests need (apt, when missing).
 deps-sys:
-	@missing=$$(for p in $(WASM_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(SYS_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing $$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
