@@ -22,7 +22,7 @@ ABI_MINOR := $(shell sed -n 's/^\#define STARK_ABI_VERSION_MINOR \([0-9]*\).*/\1
 LIB_DIR   ?= build/lib
 LIB       := $(LIB_DIR)/libstark.so.$(ABI_MAJOR)
 PREFIX    ?= /usr/local
-LIB_SRC   := $(wildcard capi/*.go capi/*.c) abi/stark.h go.mod go.sum \
+LIB_SRC   := $(wildcard capi/*.go capi/*.c capi/*.h abi/*.h) go.mod go.sum \
 	$(filter-out %_test.go,$(wildcard host/*.go host/*/*.go))
 
 include capi/ctest.mk

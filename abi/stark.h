@@ -372,8 +372,8 @@ stark_status stark_ctx_send_buffer(stark_ctx ctx, stark_ref to, uint32_t tag, st
  * is (no call into the runtime), at a price: a refusal (stale ref, full
  * mailbox) cannot be reported here and becomes a dead letter instead.
  * STARK_FULL: the outbox holds 1024 messages / 64 KiB per handler call
- * (use stark_ctx_send for more). STARK_INVALID: ctx is not the running
- * callback's on this thread. Sends made with stark_ctx_send during the
+ * (use stark_ctx_send for more); STARK_TOO_LARGE: one payload over 64 KiB.
+ * STARK_INVALID: ctx is not the running callback's on this thread. Sends made with stark_ctx_send during the
  * same callback are delivered at once, so they overtake posted ones. */
 stark_status stark_ctx_post(stark_ctx ctx, stark_ref to, uint32_t tag, const void *data, size_t len);
 

@@ -297,9 +297,19 @@ func (a *nativeActor) Receive(ctx *actor.Context, m *actor.Envelope) error {
 		bh = buffers.add(newBufferObj(n.rt, m.Buf))
 		cm.buffer = C.stark_buffer(bh)
 	}
+	// A pooled buffer's payload is never copied: msg->data points into
+	// the buffer (C memory from the pool's allocator), even when empty.
+	var bufData unsafe.Pointer
+	if m.Buf != nil {
+		if bs := m.Buf.Bytes(); cap(bs) > 0 {
+			bufData = unsafe.Pointer(unsafe.SliceData(bs[:cap(bs)]))
+		}
+	}
 	var st C.stark_status
 	h := n.begin(ctx)
 	switch {
+	case bufData != nil:
+		st = C.stark__call_handler_big(n.def.handle, h, cm, bufData, n.def.user_data, C.uintptr_t(uintptr(n.outbox())))
 	case len(data) <= inlinePayload:
 		// Small payloads are copied next to the message: no Go pointer
 		// crosses, and cgo checks nothing.

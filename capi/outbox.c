@@ -6,6 +6,9 @@
 #include <string.h>
 #include "outbox.h"
 
+void stark__set_error(const char *msg, size_t n); /* lasterror.c */
+#define STARK__FAIL(st, msg) (stark__set_error(msg, sizeof msg - 1), (st))
+
 static _Thread_local stark__outbox *stark__cur_outbox;
 static _Thread_local stark_ctx stark__cur_ctx;
 
@@ -26,10 +29,14 @@ __attribute__((visibility("hidden"))) void stark__outbox_end(stark__outbox *prev
 
 stark_status stark_ctx_post(stark_ctx ctx, stark_ref to, uint32_t tag, const void *data, size_t len) {
     stark__outbox *o = stark__cur_outbox;
-    if (o == NULL || ctx != stark__cur_ctx || ctx == 0) return STARK_INVALID;
-    if (len > 0 && data == NULL) return STARK_INVALID;
+    if (o == NULL || ctx != stark__cur_ctx || ctx == 0)
+        return STARK__FAIL(STARK_INVALID, "stark_ctx_post: ctx is not the running callback's on this thread");
+    if (len > 0 && data == NULL) return STARK__FAIL(STARK_INVALID, "stark_ctx_post: data is NULL but len is not 0");
+    if (len > STARK__OUTBOX_BYTES)
+        return STARK__FAIL(STARK_TOO_LARGE, "stark_ctx_post: the payload is larger than the outbox (use stark_ctx_send)");
     size_t need = (sizeof(stark__post) + len + 7) & ~(size_t)7;
-    if (o->count >= STARK__OUTBOX_MAX || need > STARK__OUTBOX_BYTES - o->used) return STARK_FULL;
+    if (o->count >= STARK__OUTBOX_MAX || need > STARK__OUTBOX_BYTES - o->used)
+        return STARK__FAIL(STARK_FULL, "stark_ctx_post: the outbox is full (1024 messages or 64 KiB per handler call)");
     stark__post *p = (stark__post *)(o->data + o->used);
     p->to = to;
     p->tag = tag;
