@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,7 +92,7 @@ func NewSystem(cfg Config) (*System, error) {
 		defaultSupervisor: cfg.DefaultSupervisor,
 		seed:              cfg.Seed,
 		deterministic:     cfg.Deterministic,
-		table:             newTable(orDefault(cfg.MaxActors, 1<<24)),
+		table:             newTable(orDefault(cfg.MaxActors, 1<<24), genBase(cfg)),
 		rootDone:          make(chan struct{}),
 	}
 	if s.clock == nil {
@@ -122,6 +123,16 @@ func NewSystem(cfg Config) (*System, error) {
 
 // deadLetter files a message that was not handled (see deadLetters.record).
 func (s *System) deadLetter(env *Envelope, _ *cell, reason error) { s.dead.record(env, reason) }
+
+// genBase picks where ref generations start: from the seed in
+// deterministic mode (runs repeat exactly), at random otherwise; below
+// 2^31 so a long-lived slot has room before it wraps.
+func genBase(cfg Config) uint32 {
+	if cfg.Deterministic {
+		return uint32(cfg.Seed>>33) & 0x7fff_ffff
+	}
+	return rand.Uint32() & 0x7fff_ffff
+}
 
 func orDefault(v, d int) int {
 	if v <= 0 {

@@ -31,12 +31,16 @@ type table struct {
 	next  uint32   // next never-used slot; slot 0 is reserved so Ref 0 means nobody
 	live  int
 	limit int
+	// genBase is where the generations of fresh slots start: random per
+	// system, so a ref of one runtime is almost never a live ref of
+	// another runtime in the same process (C programs may hold both).
+	genBase uint32
 
 	retired Counters // counters of cells that already terminated, under mu
 }
 
-func newTable(limit int) *table {
-	return &table{next: 1, limit: limit}
+func newTable(limit int, genBase uint32) *table {
+	return &table{next: 1, limit: limit, genBase: genBase}
 }
 
 // lookup returns the live cell that r names, or nil.
@@ -78,6 +82,9 @@ func (t *table) insert(c *cell) error {
 		}
 	}
 	s := &t.chunks[idx>>chunkBits].Load()[idx&chunkMask]
+	if s.gen == 0 {
+		s.gen = t.genBase // a fresh slot
+	}
 	s.gen++
 	if s.gen == 0 { // wrapped: generation 0 is never handed out
 		s.gen = 1
