@@ -22,7 +22,7 @@ ABI_MINOR := $(shell sed -n 's/^\#define STARK_ABI_VERSION_MINOR \([0-9]*\).*/\1
 LIB_DIR   ?= build/lib
 LIB       := $(LIB_DIR)/libstark.so.$(ABI_MAJOR)
 PREFIX    ?= /usr/local
-LIB_SRC   := $(wildcard capi/*.go capi/*.c capi/*.h abi/*.h) go.mod go.sum \
+LIB_SRC   := $(wildcard capi/*.go capi/*.c capi/*.h capi/*.map abi/*.h) go.mod go.sum \
 	$(filter-out %_test.go,$(wildcard host/*.go host/*/*.go))
 
 include capi/ctest.mk
@@ -45,7 +45,7 @@ lib: $(LIB)
 $(LIB): $(LIB_SRC)
 	@mkdir -p $(LIB_DIR)
 	$(GO) build -buildmode=c-shared -trimpath \
-		-ldflags "-extldflags=-Wl,-soname,libstark.so.$(ABI_MAJOR)" -o $@ ./capi
+		-ldflags "-extldflags '-Wl,-soname,libstark.so.$(ABI_MAJOR) -Wl,--version-script=$(abspath capi/libstark.map)'" -o $@ ./capi
 	@rm -f $(LIB_DIR)/libstark.so.h
 	ln -sf libstark.so.$(ABI_MAJOR) $(LIB_DIR)/libstark.so
 

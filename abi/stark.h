@@ -539,7 +539,11 @@ typedef struct stark_wasm_opts {
     size_t n_spawn;
 } stark_wasm_opts;
 
-/* Spawns a WASM actor running module. wasm_opts and opts may be NULL. */
+/* Spawns a WASM actor running module. wasm_opts and opts may be NULL. The
+ * instance starts on the actor's first turn, after this returns: a guest
+ * whose stark_init refuses its init bytes fails then, like any failing
+ * actor (supervised: restarted until its restart intensity is spent), and
+ * the reason is in the dead letters and in a waiting ask's error. */
 stark_status stark_spawn_wasm(stark_runtime rt, stark_module module, const stark_wasm_opts *wasm_opts,
                               const stark_spawn_opts *opts, stark_ref *out);
 

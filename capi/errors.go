@@ -62,6 +62,8 @@ func statusOf(err error) C.stark_status {
 	var f *actor.Failure
 	var ne *nativeError
 	switch {
+	case errors.Is(err, errNoReply):
+		return sFailed
 	case errors.As(err, &ne) && !errors.As(err, &f):
 		return sFailed
 	case errors.As(err, &f):
