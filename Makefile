@@ -67,7 +67,7 @@ run-wasm: guests
 	$(GO) run ./examples/wasm/host -dir $(WASM_OUT)
 
 ## test: install what the tests need, then run every test (race detector on).
-test: deps guests lib fmt-check vet unit test-c examples-c
+test: deps guests lib plugins fmt-check vet unit test-c examples-c plugin-cuda-check
 
 deps: deps-sys
 	$(GO) mod download

@@ -243,7 +243,11 @@ func (p *Plugin) lastError() string {
 }
 
 // call invokes a table entry and turns its status into an error. The
-// plugin's last error is read on the same OS thread.
+// plugin's last error is read on the same OS thread. go:uintptrescapes
+// keeps what the uintptr arguments point to alive and in place (on the
+// heap, not on a stack that may move) until the call returns.
+//
+//go:uintptrescapes
 func (p *Plugin) call(name string, fn uintptr, args ...uintptr) error {
 	if fn == 0 {
 		return errf(p.name, name, ErrUnsupported, "the plugin does not implement %s", name)
