@@ -9,8 +9,9 @@
  *       no device), higher is better. Cheap and free of lasting side effects
  *       (it may load the driver to count devices, it must not keep anything
  *       running). The host picks the highest score unless told otherwise.
- *       Guide: 1 a CPU, 10 a software or emulated device (lavapipe),
- *       50 an integrated GPU, 100 a discrete GPU.
+ *       Guide: 10 a CPU or a software or emulated device (lavapipe),
+ *       50 an integrated GPU, 100 a discrete GPU. The host's built-in cpu
+ *       backend scores 10 and wins ties, so only a real GPU displaces it.
  *
  *   const stark_device_api *stark_device_query(uint32_t host_abi_version);
  *       The plugin's function table for a host speaking host_abi_version

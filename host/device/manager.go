@@ -50,11 +50,16 @@ func searchPaths(extra []string) []string {
 	return dirs
 }
 
+// cpuScore is the built-in backend's score: that of a software device, so
+// only a real GPU (50 integrated, 100 discrete) displaces it; it wins ties
+// (Discover sorts stably and lists it first).
+const cpuScore = 10
+
 // Discover lists the built-in cpu backend and every plugin found in the
 // search path, best score first. Loading a plugin to ask its score runs
 // its cheap probe only.
 func Discover(extra []string) []Candidate {
-	out := []Candidate{{Name: cpuName, Score: 1}}
+	out := []Candidate{{Name: cpuName, Score: cpuScore}}
 	seen := map[string]bool{cpuName: true}
 	for _, dir := range searchPaths(extra) {
 		paths, _ := filepath.Glob(filepath.Join(dir, "libstark_*.so"))
