@@ -36,6 +36,15 @@
  *     it returns STARK_DEV_LOST.
  *   - Thread safety: every entry may be called from any thread at once,
  *     except init and shutdown, which the host calls alone.
+ *   - Input structs smaller than this version's are refused
+ *     (STARK_DEV_INVALID); output structs are written up to the caller's
+ *     struct_size (which the plugin leaves as it was).
+ *   - init without a usable driver fails (STARK_DEV_NOT_FOUND, with the
+ *     reason in last_error) and never crashes; a second init, and shutdown
+ *     without init, are no-ops.
+ *   - After STARK_DEV_LOST, mem_free and the destroy calls still drop their
+ *     handle (returning STARK_DEV_LOST) so the host can tidy up.
+ *   - f32 views must be 4-byte aligned (offset % 4 == 0).
  */
 #ifndef STARK_DEVICE_H
 #define STARK_DEVICE_H
@@ -109,7 +118,7 @@ typedef struct stark_dev_info {
     uint64_t memory_total;   /* bytes */
     uint64_t memory_free;    /* bytes, best effort (0: unknown) */
     uint64_t max_alloc;      /* the largest single allocation */
-    uint64_t max_binding;    /* the largest range one kernel binding can address */
+    uint64_t max_binding;    /* the largest range one kernel binding can address (0: no limit) */
     uint32_t compute_units;
     uint32_t reserved;
 } stark_dev_info;
@@ -150,9 +159,10 @@ typedef struct stark_dev_copy {
  *               (0: dense). beta 0 ignores C's old contents (NaN included).
  *   REDUCE_SUM  c[r] = sum over j < n of a[r * lda + j]        r < m (m 0: 1)
  *   REDUCE_MAX  c[r] = max over j < n of a[r * lda + j]
- *   SOFTMAX     c[r*ldc + j] = exp(a[r*lda + j] - max_r) / sum_r   (rows of n)
- * Inputs and the output may not overlap, except COPY/SCALE/RELU/ADD/MUL/AXPY
- * with c == a exactly (in place). Buffers larger than a binding's range
+ *   SOFTMAX     c[r*ldc + j] = exp(a[r*lda + j] - max_r) / sum_r   (rows of n; m 0: 1)
+ * Inputs and the output may not overlap, except exactly in place: c == a
+ * for COPY/SCALE/RELU/ADD/MUL/AXPY, c == b for ADD/MUL. A device-to-device
+ * copy's ranges may not overlap unless identical. Buffers larger than a binding's range
  * (max_binding) must still work: the plugin splits the work. */
 #define STARK_OP_FILL 1
 #define STARK_OP_COPY 2
@@ -179,7 +189,12 @@ typedef struct stark_dev_op {
     double alpha, beta;
 } stark_dev_op;
 
-/* A launch of a function from a loaded module. */
+/* A launch of a function from a loaded module. For SPIR-V the bindings are
+ * storage buffers 0..n-1 of set 0 and push is the push-constant block; for
+ * PTX, CUBIN and HSACO the kernel's parameters are one device pointer per
+ * binding (base + offset), then the push bytes laid out as a C struct; for
+ * a metallib, buffers 0..n-1 then the push bytes at index n. A zero in
+ * grid/block y or z means 1; zero in x is STARK_DEV_INVALID. */
 typedef struct stark_dev_launch {
     uint32_t struct_size;
     uint32_t device;
