@@ -102,7 +102,7 @@ WASM_TEST_CACHE ?= $(abspath build/wasm-test-cache)
 
 unit:
 	STARK_WASM_TEST_CACHE=$(WASM_TEST_CACHE) $(GO) test -count=1 ./host/wasm
-	STARK_WASM_TEST_CACHE=$(WASM_TEST_CACHE) $(GO) test -race -count=1 $(PKGS)
+	STARK_WASM_TEST_CACHE=$(WASM_TEST_CACHE) STARK_REQUIRE_VULKAN=1 $(GO) test -race -count=1 $(PKGS)
 	cd bench && $(GO) test -count=1 ./...
 	$(GO) run ./examples/supervision >/dev/null
 	$(GO) run ./examples/wasm/host -dir $(WASM_OUT) >/dev/null
