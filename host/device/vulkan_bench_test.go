@@ -116,3 +116,25 @@ func BenchmarkVulkanMatmul(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPluginPath isolates what the plugin path itself costs per call
+// (a purego call into the plugin, argument checks, the status back): an
+// op_supported query, which every backend answers without touching the
+// device, through the vulkan plugin against the same question asked of
+// the built-in cpu backend. The rest of BenchmarkVulkanLaunchOverhead's
+// figure is the driver's (lavapipe's submit and fence wait).
+func BenchmarkPluginPath(b *testing.B) {
+	for _, c := range vkBenchBackends(b) {
+		be := c.be
+		h := vkBenchUpload(b, be, 16)
+		op := device.Op{Kind: device.OpAdd, A: device.Ptr{Handle: h}, B: device.Ptr{Handle: h}, C: device.Ptr{Handle: h}, N: 16}
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if !be.Supported(&op) {
+					b.Fatal("add f32 unsupported")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e3, "µs/op")
+		})
+	}
+}
