@@ -28,6 +28,7 @@ LIB_SRC   := $(wildcard capi/*.go capi/*.c capi/*.h capi/*.map abi/*.h) go.mod g
 include capi/ctest.mk
 include examples/c.mk
 include bench/c/bench.mk
+include bindings/python/python.mk
 
 # Device backend plugins: build/lib/stark/libstark_<name>.so.
 PLUGIN_DIR ?= build/lib/stark
@@ -67,7 +68,7 @@ run-wasm: guests
 	$(GO) run ./examples/wasm/host -dir $(WASM_OUT)
 
 ## test: install what the tests need, then run every test (race detector on).
-test: deps guests lib plugins fmt-check vet unit test-c examples-c plugin-cuda-check
+test: deps guests lib plugins fmt-check vet unit test-c examples-c plugin-cuda-check test-python
 
 deps: deps-sys
 	$(GO) mod download
@@ -108,7 +109,7 @@ unit:
 	$(GO) run ./examples/wasm/host -dir $(WASM_OUT) >/dev/null
 
 ## bench: micro-benchmarks of the host packages, STARK vs Proto.Actor, then the WASM comparisons.
-bench: bench-host bench-actors bench-wasm bench-c
+bench: bench-host bench-actors bench-wasm bench-c bench-python
 
 bench-host:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./host/...
