@@ -4,7 +4,7 @@ GOFLAGS   ?=
 FUZZTIME  ?= 10s
 PKGS      := ./...
 
-.PHONY: run run-wasm test deps deps-sys guests lib plugins install fmt-check vet unit bench bench-host bench-actors bench-wasm clean
+.PHONY: run run-wasm test deps deps-sys guests lib plugins install fmt-check vet unit bench bench-host bench-actors bench-wasm bench-device clean
 .DEFAULT_GOAL := run
 
 # WASM guests are built from source into $(WASM_OUT) (never committed).
@@ -109,13 +109,18 @@ unit:
 	$(GO) run ./examples/wasm/host -dir $(WASM_OUT) >/dev/null
 
 ## bench: micro-benchmarks of the host packages, STARK vs Proto.Actor, then the WASM comparisons.
-bench: bench-host bench-actors bench-wasm bench-c bench-python
+bench: bench-host bench-actors bench-wasm bench-c bench-python bench-device
 
 bench-host:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./host/...
 
 bench-actors:
 	cd bench && $(GO) run ./cmd/actorbench
+
+## bench-device: the cpu backend's matmul against numpy (OpenBLAS), the plugin path and vulkan on lavapipe against the cpu backend.
+bench-device: plugins
+	sh bench/device/matmul.sh
+	STARK_REQUIRE_VULKAN=1 $(GO) test -run='^$$' -bench='PluginPath|VulkanLaunchOverhead|VulkanMatmul' -benchtime=2s ./host/device
 
 ## bench-wasm: WASM actors vs raw wazero, sandboxed vs trusted, vs Extism; spawn cost; 10,000 live actors.
 bench-wasm: guests

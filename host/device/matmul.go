@@ -8,22 +8,32 @@ import (
 
 // The cpu backend's f32 matmul is a Goto/BLIS-style GEMM:
 //
-//	for jc: columns of C in blocks of nc
-//	  for pc: k in blocks of kc
-//	    pack op(B)[pc, jc] into nr-wide slivers (kc x nc, shared, in L3)
-//	    in parallel, for ic: rows of C in blocks of mc
-//	      pack op(A)[ic, pc] into mr-tall panels (mc x kc, per worker, in L2)
-//	      for jr: each nr-wide sliver of the B panel (kc x nr, in L1)
-//	        for ir: each mr-tall panel of the A block
-//	          micro-kernel: the mr x nr tile of C in registers, k steps of
-//	          one rank-1 update each, then C = alpha*tile + beta*C
+//	for kq: k in super-blocks (only where k*nr floats of packed B are too many)
+//	  for jc: columns of C in blocks of nc
+//	    in parallel, for ic: rows of C in blocks of up to mc (shrinking)
+//	      for pc: k in blocks of kc
+//	        pack op(A)[ic, pc] into mr-tall panels (mc x kc, per task, in L2)
+//	        for each group of 8 slivers of this task's columns:
+//	          pack op(B)[pc, group] into nr-wide slivers, once, by the first
+//	          task to get there (kq x nc packed in all, shared, in L3)
+//	          for jr: each nr-wide sliver of the group (kc x nr, in L1)
+//	            for ir: each mr-tall panel of the A block
+//	              micro-kernel: the mr x nr tile of C in registers, kc
+//	              rank-1 updates, then C = alpha*tile + beta*C (beta 1
+//	              after the first k block)
+//
+// Every k block of B stays packed for the whole parallel loop, so the
+// workers need no barrier between k blocks, and packing B is spread over
+// them (a task that finds a group being packed waits for it). The row
+// blocks are claimed in order and shrink towards the end, so the workers
+// finish close together; where m is short, tasks also split the columns.
 //
 // Packing handles the transposes and leading dimensions, and pads the last
 // panel and sliver with zeros, so the micro-kernel always sees full,
 // contiguous operands; the tiles of C that stick out past m or n are
 // computed into a scratch tile and copied. The micro-kernel is assembly
 // where the machine has one (sgemm_amd64.s: AVX2+FMA, 6x16) and Go
-// elsewhere (sgemmKernelGo).
+// elsewhere (sgemmKernelGo, 4x4). Tiny products skip packing.
 
 // sgemmMicro computes the mr x nr tile C = alpha * Ap * Bp + beta * C from
 // k steps of packed A (mr floats a step) and packed B (nr floats a step).
@@ -33,17 +43,19 @@ type sgemmMicro func(k int, a, b, c []float32, ldc int, alpha, beta float32)
 // sgemmKernel is a micro-kernel with its tile and the cache blocking that
 // suits it.
 type sgemmKernel struct {
-	name       string
-	mr, nr     int // register tile
-	kc, mc, nc int // k block (L1: kc x nr of B), A block (L2: mc x kc), B panel (L3: kc x nc)
-	fn         sgemmMicro
+	name    string
+	mr, nr  int // register tile
+	kc, mc  int // k block (L1: kc x nr of B), A block (L2: mc x kc)
+	bFloats int // bound of packed B (k x nc: all its k blocks for nc columns; L3)
+	tiny    int // mnk up to which a direct loop beats packing
+	fn      sgemmMicro
 }
 
 // maxTile bounds mr*nr for the scratch tile of the edges.
 const maxTile = 256
 
 // sgemmGo is the portable kernel.
-var sgemmGo = sgemmKernel{name: "go4x4", mr: 4, nr: 4, kc: 256, mc: 128, nc: 2048, fn: sgemmKernelGo}
+var sgemmGo = sgemmKernel{name: "go4x4", mr: 4, nr: 4, kc: 256, mc: 128, bFloats: 1 << 22, tiny: 512, fn: sgemmKernelGo}
 
 // sgemmBest is the kernel sgemm uses: the fastest one this machine runs
 // (set by the architecture's init).
@@ -70,85 +82,134 @@ func sgemmWith(c *CPU, kn *sgemmKernel, m, n, k int, alpha float32, a []float32,
 		sgemmScale(m, n, beta, dst, ldc)
 		return
 	}
+	if m <= kn.tiny && n <= kn.tiny && k <= kn.tiny && m*n*k <= kn.tiny {
+		sgemmSmall(m, n, k, alpha, a, lda, transA, b, ldb, transB, beta, dst, ldc)
+		return
+	}
 	mr, nr := kn.mr, kn.nr
 	workers := 1
 	if 2*float64(m)*float64(n)*float64(k) >= sgemmParallelFlops {
 		workers = c.workers()
 	}
-	kc := min(k, kn.kc)
-	if k > kc { // even k blocks: no thin last block
-		blocks := (k + kn.kc - 1) / kn.kc
-		kc = (k + blocks - 1) / blocks
+	// k super-blocks of kq (a multiple of the k block) bound packed B where
+	// even one sliver's worth of k would overflow it; then nc columns of
+	// every k block of the super-block are packed at once.
+	kq := k
+	if k > kn.bFloats/nr {
+		kq = max(kn.kc, kn.bFloats/nr/kn.kc*kn.kc)
 	}
-	nc := min(roundUp(n, nr), kn.nc)
+	nc := min(roundUp(n, nr), max(nr, kn.bFloats/kq/nr*nr))
 
-	// The parallel phase's tasks: blocks of mc rows (times parts of the B
-	// panel's slivers where m is short), about four per worker so that a
-	// slow worker does not hold the others up.
+	// The tasks: blocks of rows, times parts of the slivers where m is
+	// too short to give every worker a few blocks.
 	mPanels := (m + mr - 1) / mr
 	target := 1
 	if workers > 1 {
 		target = 4 * workers
 	}
-	mBlocks := max((m+kn.mc-1)/kn.mc, min(target, mPanels))
-	mc := (mPanels + mBlocks - 1) / mBlocks * mr
-	mBlocks = (m + mc - 1) / mc
+	starts := sgemmBlocks(mPanels, kn.mc/mr, workers)
+	mBlocks := len(starts) - 1
+	mcMax := 0
+	for i := range mBlocks {
+		mcMax = max(mcMax, (starts[i+1]-starts[i])*mr)
+	}
 
-	bbuf := getFloats(kc * nc)
+	bbuf := getFloats(min(kq, k) * nc)
 	defer putFloats(bbuf)
-	bpanel := *bbuf
+	bpack := *bbuf
 
-	for j0 := 0; j0 < n; j0 += nc {
-		ncur := min(nc, n-j0)
-		slivers := (ncur + nr - 1) / nr
-		nParts := 1
-		if mBlocks < target {
-			nParts = min(slivers, (target+mBlocks-1)/mBlocks)
+	for q0 := 0; q0 < k; q0 += kq {
+		kcur := min(kq, k-q0)
+		kBlocks := (kcur + kn.kc - 1) / kn.kc
+		kc := (kcur + kBlocks - 1) / kBlocks // even k blocks: no thin last one
+		betaQ := beta
+		if q0 > 0 {
+			betaQ = 1
 		}
-		perPart := (slivers + nParts - 1) / nParts
-		nParts = (slivers + perPart - 1) / perPart
-		for p0 := 0; p0 < k; p0 += kc {
-			kcur := min(kc, k-p0)
-			betaEff := beta
-			if p0 > 0 {
-				betaEff = 1
+		for j0 := 0; j0 < n; j0 += nc {
+			ncur := min(nc, n-j0)
+			ncp := roundUp(ncur, nr)
+			slivers := ncp / nr
+			nParts := 1
+			if mBlocks < target {
+				nParts = min(slivers, (target+mBlocks-1)/mBlocks)
 			}
-			// Pack B, in parallel where it is big.
-			grain := slivers
-			if workers > 1 && kcur*ncur >= 1<<16 {
-				grain = (slivers + workers - 1) / workers
-			}
-			c.forChunks(slivers, grain, func(lo, hi int) {
-				packB(bpanel, b, ldb, transB, p0, kcur, j0, ncur, nr, lo, hi)
-			})
-			tasks := mBlocks * nParts
-			c.forChunks(tasks, 1, func(lo, hi int) {
-				abuf := getFloats(mc * kcur)
+			perPart := (slivers + nParts - 1) / nParts
+			group := min(8, perPart)
+			perPart = roundUp(perPart, group)
+			nParts = (slivers + perPart - 1) / perPart
+			groups := (slivers + group - 1) / group
+			packed := make([]sync.Once, kBlocks*groups)
+			run := func(lo, hi int) {
+				abuf := getFloats(mcMax*kc + maxTile)
 				defer putFloats(abuf)
-				apack := *abuf
+				apack, tmp := (*abuf)[:mcMax*kc], (*abuf)[mcMax*kc:]
 				for t := lo; t < hi; t++ {
 					ib, part := t/nParts, t%nParts
-					i0 := ib * mc
-					mcur := min(mc, m-i0)
-					if part == 0 || nParts == 1 || t == lo {
-						packA(apack, a, lda, transA, i0, mcur, p0, kcur, mr)
+					i0 := starts[ib] * mr
+					mcur := min(m, starts[ib+1]*mr) - i0
+					cblk := dst[i0*ldc+j0:]
+					g0, g1 := part*perPart/group, min(groups, (part+1)*perPart/group)
+					for kb := range kBlocks {
+						p0 := kb * kc // within the super-block
+						kb0 := min(kc, kcur-p0)
+						betaEff := betaQ
+						if kb > 0 {
+							betaEff = 1
+						}
+						panel := bpack[p0*ncp : p0*ncp+kb0*ncp]
+						packA(apack, a, lda, transA, i0, mcur, q0+p0, kb0, mr)
+						for g := g0; g < g1; g++ {
+							s0, s1 := g*group, min(slivers, (g+1)*group)
+							packed[kb*groups+g].Do(func() {
+								packB(panel, b, ldb, transB, q0+p0, kb0, j0, ncur, nr, s0, s1)
+							})
+							macroKernel(kn, kb0, mcur, ncur, apack, panel, s0, s1, alpha, betaEff, cblk, ldc, tmp)
+						}
 					}
-					s0, s1 := part*perPart, min(slivers, (part+1)*perPart)
-					macroKernel(kn, kcur, mcur, ncur, apack, bpanel, s0, s1, alpha, betaEff, dst[i0*ldc+j0:], ldc)
 				}
-			})
+			}
+			if tasks := mBlocks * nParts; workers > 1 {
+				c.forChunks(tasks, 1, run)
+			} else {
+				run(0, tasks)
+			}
 		}
 	}
 }
 
+// sgemmBlocks splits panels (of mr rows) into blocks of at most maxBlock
+// for workers: each block takes its share of what is left, 1/(2*workers),
+// but at least minBlock, so the blocks shrink towards the end. It returns
+// the blocks' first panels and, last, panels.
+func sgemmBlocks(panels, maxBlock, workers int) []int {
+	maxBlock = max(1, maxBlock)
+	if workers <= 1 {
+		blocks := (panels + maxBlock - 1) / maxBlock
+		starts := make([]int, 0, blocks+1)
+		for i := range blocks {
+			starts = append(starts, i*panels/blocks)
+		}
+		return append(starts, panels)
+	}
+	minBlock := min(2, max(1, panels/(4*workers)))
+	starts := []int{0}
+	for at := 0; at < panels; {
+		size := min(maxBlock, max(minBlock, (panels-at+2*workers-1)/(2*workers)))
+		at = min(panels, at+size)
+		starts = append(starts, at)
+	}
+	return starts
+}
+
 // macroKernel runs the micro-kernel over slivers [s0, s1) of the packed B
 // panel and every panel of the packed A block; c starts at the block's
-// top-left element.
+// top-left element. The tiles that stick out past the block's rows or
+// columns go through tmp (maxTile floats).
 func macroKernel(kn *sgemmKernel, k, mcur, ncur int, apack, bpanel []float32, s0, s1 int,
-	alpha, beta float32, c []float32, ldc int) {
+	alpha, beta float32, c []float32, ldc int, tmp []float32) {
 	mr, nr := kn.mr, kn.nr
 	fn := kn.fn
-	var tmp [maxTile]float32
 	for js := s0; js < s1; js++ {
 		bp := bpanel[js*nr*k : (js+1)*nr*k]
 		j := js * nr
@@ -186,6 +247,13 @@ func packA(dst, a []float32, lda int, transA bool, i0, mcur, p0, kcur, mr int) {
 		d := dst[ip*kcur : (ip+mr)*kcur]
 		rows := min(mr, mcur-ip)
 		if transA { // op(A)[i, p] = a[p*lda + i]: each step's rows are contiguous
+			if mr == 6 && rows == 6 {
+				for p := 0; p < kcur; p++ {
+					o := (p0+p)*lda + i0 + ip
+					*(*[6]float32)(d[p*6:]) = *(*[6]float32)(a[o : o+6])
+				}
+				continue
+			}
 			for p := 0; p < kcur; p++ {
 				src := a[(p0+p)*lda+i0+ip:]
 				dp := d[p*mr : p*mr+mr]
@@ -233,6 +301,13 @@ func packB(dst, b []float32, ldb int, transB bool, p0, kcur, j0, ncur, nr, lo, h
 		j := j0 + s*nr
 		cols := min(nr, j0+ncur-j)
 		if !transB { // op(B)[p, j] = b[p*ldb + j]: each step's columns are contiguous
+			if nr == 16 && cols == 16 {
+				for p := 0; p < kcur; p++ {
+					o := (p0+p)*ldb + j
+					*(*[16]float32)(d[p*16:]) = *(*[16]float32)(b[o : o+16])
+				}
+				continue
+			}
 			for p := 0; p < kcur; p++ {
 				dp := d[p*nr : p*nr+nr]
 				copy(dp, b[(p0+p)*ldb+j:(p0+p)*ldb+j+cols])
@@ -251,6 +326,35 @@ func packB(dst, b []float32, ldb int, transB bool, p0, kcur, j0, ncur, nr, lo, h
 			src = src[:kcur]
 			for p, v := range src {
 				d[p*nr+x] = v
+			}
+		}
+	}
+}
+
+// sgemmSmall is the direct loop for tiny products.
+func sgemmSmall(m, n, k int, alpha float32, a []float32, lda int, transA bool,
+	b []float32, ldb int, transB bool, beta float32, dst []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var acc float32
+			for p := 0; p < k; p++ {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				acc += av * bv
+			}
+			if beta == 0 {
+				dst[i*ldc+j] = alpha * acc
+			} else {
+				dst[i*ldc+j] = alpha*acc + beta*dst[i*ldc+j]
 			}
 		}
 	}

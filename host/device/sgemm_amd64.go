@@ -7,9 +7,9 @@ import "golang.org/x/sys/cpu"
 // sgemmAVX2 is the AVX2+FMA kernel: a 6x16 tile of C in twelve YMM
 // accumulators (two per row), with two YMM loads of B and six broadcasts of
 // A feeding twelve FMAs per k step. kc*nr*4 = 16 KiB of B sliver stays in
-// L1 (32 KiB); the A block (mc x kc, up to 264 KiB) in L2; the B panel
-// (kc x nc, up to 4 MiB) in L3.
-var sgemmAVX2 = sgemmKernel{name: "avx2-6x16", mr: 6, nr: 16, kc: 256, mc: 264, nc: 4096, fn: sgemmKernelAVX2}
+// L1 (32 KiB); the A block (mc x kc, up to 264 KiB) in L2; packed B (up to
+// 16 MiB) in L3.
+var sgemmAVX2 = sgemmKernel{name: "avx2-6x16", mr: 6, nr: 16, kc: 256, mc: 264, bFloats: 1 << 22, tiny: 512, fn: sgemmKernelAVX2}
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
