@@ -99,7 +99,7 @@ type nativeError struct {
 func (e *nativeError) Error() string {
 	name := C.GoString(C.stark_status_name(e.status))
 	if e.reason != "" {
-		return fmt.Sprintf("native handler returned %d (%s): %s", int32(e.status), name, e.reason)
+		return fmt.Sprintf("handler returned %d (%s): %s", int32(e.status), name, e.reason)
 	}
-	return fmt.Sprintf("native handler returned %d (%s)", int32(e.status), name)
+	return fmt.Sprintf("handler returned %d (%s)", int32(e.status), name)
 }
