@@ -206,8 +206,7 @@ func (n *native) begin(ctx *actor.Context) C.stark_ctx {
 
 // end closes it: the ctx handle given out is stale from now on.
 func (n *native) end() {
-	n.ctx.Store(nil)
-	n.turn.Add(1)
+	n.ctx.Store(nil) // the ctx handed out is refused from now on; the next begin moves the turn on
 }
 
 // outbox returns the native's stark_ctx_post outbox (C memory).

@@ -9,8 +9,10 @@
 void stark__set_error(const char *msg, size_t n); /* lasterror.c */
 #define STARK__FAIL(st, msg) (stark__set_error(msg, sizeof msg - 1), (st))
 
-static _Thread_local stark__outbox *stark__cur_outbox;
-static _Thread_local stark_ctx stark__cur_ctx;
+// initial-exec: a plain %fs-relative access, not a __tls_get_addr call per post
+// (16 bytes fit the static TLS glibc reserves even when the library is dlopened).
+static _Thread_local stark__outbox *stark__cur_outbox __attribute__((tls_model("initial-exec")));
+static _Thread_local stark_ctx stark__cur_ctx __attribute__((tls_model("initial-exec")));
 
 __attribute__((visibility("hidden"))) void stark__outbox_begin(stark__outbox *o, stark_ctx ctx,
                                                               stark__outbox **prev_o, stark_ctx *prev_ctx) {
