@@ -30,6 +30,7 @@ from ._runtime import (
     encode,
 )
 from .buffers import Buffer
+from .devices import BackendInfo, DeviceBuffer, DeviceInfo, Devices
 from .errors import (
     ActorFailed,
     ActorStopped,
@@ -60,11 +61,15 @@ __all__ = [
     "ActorFailed",
     "ActorRef",
     "ActorStopped",
+    "BackendInfo",
     "Buffer",
     "ChildSpec",
     "Counters",
     "DeadLetter",
     "Denied",
+    "DeviceBuffer",
+    "DeviceInfo",
+    "Devices",
     "InternalError",
     "InvalidArgument",
     "MailboxFull",

@@ -239,6 +239,58 @@ class PollResult(Structure):
     ]
 
 
+class BackendInfo(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("score", c_uint32),
+        ("current", c_uint32),
+        ("reserved", c_uint32),
+        ("name", ctypes.c_char * 32),
+        ("path", ctypes.c_char * 256),
+        ("error", ctypes.c_char * 192),
+    ]
+
+
+class DeviceInfo(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("type", c_uint32),
+        ("name", ctypes.c_char * 128),
+        ("vendor", ctypes.c_char * 64),
+        ("memory_total", c_uint64),
+        ("memory_free", c_uint64),
+        ("max_alloc", c_uint64),
+        ("max_binding", c_uint64),
+        ("compute_units", c_uint32),
+        ("reserved", c_uint32),
+    ]
+
+
+class DeviceOp(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("kind", c_uint32),
+        ("dtype", c_uint32),
+        ("reserved", c_uint32),
+        ("a", c_uint64),
+        ("b", c_uint64),
+        ("c", c_uint64),
+        ("a_offset", c_uint64),
+        ("b_offset", c_uint64),
+        ("c_offset", c_uint64),
+        ("m", c_uint64),
+        ("n", c_uint64),
+        ("k", c_uint64),
+        ("lda", c_uint64),
+        ("ldb", c_uint64),
+        ("ldc", c_uint64),
+        ("trans_a", c_uint32),
+        ("trans_b", c_uint32),
+        ("alpha", ctypes.c_double),
+        ("beta", ctypes.c_double),
+    ]
+
+
 # The hot path reads poll items and writes poll results with struct (one C
 # call per batch) instead of ctypes field access (one call per field).
 POLL_ITEM = struct.Struct("=IIQQQQQQIIQQ")
@@ -301,6 +353,18 @@ PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "stark_poll": (i32, [u64, u64, vp, sz, u64, vp]),
     "stark_poll_done": (i32, [u64, u64, vp, sz]),
     "stark_device_release": (i32, [u64, u64]),
+    "stark_device_backends": (i32, [u64, POINTER(BackendInfo), sz, PSZ]),
+    "stark_device_select": (i32, [u64, cp]),
+    "stark_device_backend_name": (i32, [u64, ctypes.c_char_p, sz]),
+    "stark_device_count": (i32, [u64, P32]),
+    "stark_device_get_info": (i32, [u64, u32, POINTER(DeviceInfo)]),
+    "stark_device_alloc": (i32, [u64, u32, u64, P64]),
+    "stark_device_write": (i32, [u64, u64, u64, vp, sz]),
+    "stark_device_read": (i32, [u64, u64, u64, vp, sz]),
+    "stark_device_copy": (i32, [u64, u64, u64, u64, u64, u64]),
+    "stark_device_run": (i32, [u64, POINTER(DeviceOp)]),
+    "stark_device_sync": (i32, [u64, u32]),
+    "stark_send_device_buffer": (i32, [u64, u64, u32, u64]),
 }
 
 

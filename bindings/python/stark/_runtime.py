@@ -44,6 +44,7 @@ import msgpack  # type: ignore[import-untyped]
 from . import _lib
 from ._lib import lib
 from .buffers import Buffer, owner_of, wrap, write_header
+from .devices import Devices
 from .errors import (
     ActorFailed,
     ActorStopped,
@@ -654,6 +655,8 @@ class Runtime:
         wasm_cache_dir: str | os.PathLike[str] | None = None,
         wasm_memory_pages: int = 0,
         wasm_deadline: float | None = None,
+        device: str | None = None,
+        backend_path: str | None = None,
         poll_capacity: int = 4096,
         batch: int = 256,
         dispatcher: bool = True,
@@ -691,6 +694,9 @@ class Runtime:
         cfg.wasm_cache_dir = os.fsencode(wasm_cache_dir) if wasm_cache_dir is not None else None
         cfg.wasm_memory_pages = wasm_memory_pages
         cfg.wasm_deadline_ns = _ns(wasm_deadline, "wasm_deadline")
+        # Kept referenced by the Config for the call below (the library copies the strings).
+        cfg.device = device.encode() if device else None
+        cfg.backend_path = os.fsencode(backend_path) if backend_path else None
         out = c_uint64()
         st = lib.stark_runtime_new(byref(cfg), byref(out))
         if st != _OK:
@@ -1646,6 +1652,15 @@ class Runtime:
         out = c_uint64()
         self._check(fn(h, ns, r, _check_tag(tag), payload, len(payload), byref(out)))
         return Timer(self, out.value)
+
+    # -- devices ------------------------------------------------------------------
+    @property
+    def devices(self) -> Devices:
+        """The runtime's device backend: backends, devices, device memory, ops (stark.devices)."""
+        d = self.__dict__.get("_devices")
+        if d is None:
+            d = self.__dict__["_devices"] = Devices(self)
+        return d
 
     # -- WASM ---------------------------------------------------------------------
     def load_wasm(
