@@ -292,46 +292,52 @@ func stark_device_release(h C.stark_runtime, buf C.stark_dbuf) (st C.stark_statu
 	return fromDeviceErr(fn, d.b.Release())
 }
 
+// dbufOf resolves a runtime handle and one of its device buffers.
+func dbufOf(h C.stark_runtime, buf C.stark_dbuf, fn string) (*dbufObj, C.stark_status) {
+	r, st := lookupRuntime(h, fn)
+	if st != sOK {
+		return nil, st
+	}
+	return lookupDbuf(r, buf, fn)
+}
+
+// hostSide checks the host half of a transfer: n bytes at p (which must
+// not be NULL) that fit a device buffer of size bytes.
+func hostSide(fn, what string, p unsafe.Pointer, n C.size_t, size uint64) ([]byte, C.stark_status) {
+	if p == nil || uint64(n) > size {
+		return nil, fail(sInvalid, "%s: %s is NULL or %d bytes exceed the %d-byte buffer", fn, what, uint64(n), size)
+	}
+	return unsafe.Slice((*byte)(p), int(n)), sOK
+}
+
 //export stark_device_write
 func stark_device_write(h C.stark_runtime, dst C.stark_dbuf, off C.uint64_t, src C.stark__cvoid, n C.size_t) (st C.stark_status) {
 	defer guard(&st)
 	const fn = "stark_device_write"
-	r, st := lookupRuntime(h, fn)
+	d, st := dbufOf(h, dst, fn)
+	if st != sOK || n == 0 {
+		return st
+	}
+	b, st := hostSide(fn, "src", unsafe.Pointer(src), n, d.b.Size())
 	if st != sOK {
 		return st
 	}
-	d, st := lookupDbuf(r, dst, fn)
-	if st != sOK {
-		return st
-	}
-	if n == 0 {
-		return sOK
-	}
-	if src == nil || uint64(n) > d.b.Size() {
-		return fail(sInvalid, "%s: src is NULL or %d bytes exceed the %d-byte buffer", fn, uint64(n), d.b.Size())
-	}
-	return fromDeviceErr(fn, d.b.Write(uint64(off), unsafe.Slice((*byte)(unsafe.Pointer(src)), int(n))))
+	return fromDeviceErr(fn, d.b.Write(uint64(off), b))
 }
 
 //export stark_device_read
 func stark_device_read(h C.stark_runtime, src C.stark_dbuf, off C.uint64_t, dst unsafe.Pointer, n C.size_t) (st C.stark_status) {
 	defer guard(&st)
 	const fn = "stark_device_read"
-	r, st := lookupRuntime(h, fn)
+	d, st := dbufOf(h, src, fn)
+	if st != sOK || n == 0 {
+		return st
+	}
+	b, st := hostSide(fn, "dst", dst, n, d.b.Size())
 	if st != sOK {
 		return st
 	}
-	d, st := lookupDbuf(r, src, fn)
-	if st != sOK {
-		return st
-	}
-	if n == 0 {
-		return sOK
-	}
-	if dst == nil || uint64(n) > d.b.Size() {
-		return fail(sInvalid, "%s: dst is NULL or %d bytes exceed the %d-byte buffer", fn, uint64(n), d.b.Size())
-	}
-	return fromDeviceErr(fn, d.b.Read(uint64(off), unsafe.Slice((*byte)(dst), int(n))))
+	return fromDeviceErr(fn, d.b.Read(uint64(off), b))
 }
 
 //export stark_device_copy

@@ -298,14 +298,21 @@ func stark_ctx_take_buffer(c C.stark_ctx, out *C.stark_buffer) (st C.stark_statu
 	return sOK
 }
 
+// named resolves a runtime handle and a name argument (a registered name
+// or a topic) of the export fn.
+func named(h C.stark_runtime, fn, what string, name C.stark__cchar) (*runtimeObj, string, C.stark_status) {
+	r, st := lookupRuntime(h, fn)
+	if st != sOK {
+		return nil, "", st
+	}
+	s, st := cstring(fn, what, name)
+	return r, s, st
+}
+
 //export stark_register
 func stark_register(h C.stark_runtime, name C.stark__cchar, ref C.stark_ref) (st C.stark_status) {
 	defer guard(&st)
-	r, st := lookupRuntime(h, "stark_register")
-	if st != sOK {
-		return st
-	}
-	s, st := cstring("stark_register", "name", name)
+	r, s, st := named(h, "stark_register", "name", name)
 	if st != sOK {
 		return st
 	}
@@ -315,11 +322,7 @@ func stark_register(h C.stark_runtime, name C.stark__cchar, ref C.stark_ref) (st
 //export stark_unregister
 func stark_unregister(h C.stark_runtime, name C.stark__cchar) (st C.stark_status) {
 	defer guard(&st)
-	r, st := lookupRuntime(h, "stark_unregister")
-	if st != sOK {
-		return st
-	}
-	s, st := cstring("stark_unregister", "name", name)
+	r, s, st := named(h, "stark_unregister", "name", name)
 	if st != sOK {
 		return st
 	}
@@ -337,11 +340,7 @@ func stark_lookup(h C.stark_runtime, name C.stark__cchar, out *C.stark_ref) (st 
 		return fail(sInvalid, "stark_lookup: out is NULL")
 	}
 	*out = 0
-	r, st := lookupRuntime(h, "stark_lookup")
-	if st != sOK {
-		return st
-	}
-	s, st := cstring("stark_lookup", "name", name)
+	r, s, st := named(h, "stark_lookup", "name", name)
 	if st != sOK {
 		return st
 	}
@@ -356,11 +355,7 @@ func stark_lookup(h C.stark_runtime, name C.stark__cchar, out *C.stark_ref) (st 
 //export stark_subscribe
 func stark_subscribe(h C.stark_runtime, topic C.stark__cchar, ref C.stark_ref) (st C.stark_status) {
 	defer guard(&st)
-	r, st := lookupRuntime(h, "stark_subscribe")
-	if st != sOK {
-		return st
-	}
-	s, st := cstring("stark_subscribe", "topic", topic)
+	r, s, st := named(h, "stark_subscribe", "topic", topic)
 	if st != sOK {
 		return st
 	}
@@ -370,11 +365,7 @@ func stark_subscribe(h C.stark_runtime, topic C.stark__cchar, ref C.stark_ref) (
 //export stark_unsubscribe
 func stark_unsubscribe(h C.stark_runtime, topic C.stark__cchar, ref C.stark_ref) (st C.stark_status) {
 	defer guard(&st)
-	r, st := lookupRuntime(h, "stark_unsubscribe")
-	if st != sOK {
-		return st
-	}
-	s, st := cstring("stark_unsubscribe", "topic", topic)
+	r, s, st := named(h, "stark_unsubscribe", "topic", topic)
 	if st != sOK {
 		return st
 	}
@@ -388,11 +379,7 @@ func stark_publish(h C.stark_runtime, topic C.stark__cchar, tag C.uint32_t, data
 	if delivered != nil {
 		*delivered = 0
 	}
-	r, st := lookupRuntime(h, "stark_publish")
-	if st != sOK {
-		return st
-	}
-	s, st := cstring("stark_publish", "topic", topic)
+	r, s, st := named(h, "stark_publish", "topic", topic)
 	if st != sOK {
 		return st
 	}
