@@ -7,35 +7,10 @@ import (
 	"testing"
 )
 
-// sgemmRef computes alpha*op(A)*op(B) + beta*C in float64 (beta 0: C not read).
+// sgemmRef is ReferenceMatmul with the sgemm signature's f32 scalars.
 func sgemmRef(m, n, k int, alpha float32, a []float32, lda int, ta bool, b []float32, ldb int, tb bool,
 	beta float32, c []float32, ldc int) []float64 {
-	out := make([]float64, m*n)
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var acc float64
-			for p := 0; p < k; p++ {
-				var av, bv float32
-				if ta {
-					av = a[p*lda+i]
-				} else {
-					av = a[i*lda+p]
-				}
-				if tb {
-					bv = b[j*ldb+p]
-				} else {
-					bv = b[p*ldb+j]
-				}
-				acc += float64(av) * float64(bv)
-			}
-			v := float64(alpha) * acc
-			if beta != 0 {
-				v += float64(beta) * float64(c[i*ldc+j])
-			}
-			out[i*n+j] = v
-		}
-	}
-	return out
+	return ReferenceMatmul(m, n, k, float64(alpha), a, lda, ta, b, ldb, tb, float64(beta), c, ldc)
 }
 
 type sgemmCase struct {

@@ -320,36 +320,6 @@ func (s *suite) rowOps(t *testing.T) {
 	}
 }
 
-// refMatmul computes C = alpha op(A) op(B) + beta C in float64.
-func refMatmul(m, n, k int, alpha float64, a []float32, lda int, ta bool, b []float32, ldb int, tb bool, beta float64, c []float32, ldc int) []float64 {
-	out := make([]float64, m*n)
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var acc float64
-			for p := 0; p < k; p++ {
-				var av, bv float32
-				if ta {
-					av = a[p*lda+i]
-				} else {
-					av = a[i*lda+p]
-				}
-				if tb {
-					bv = b[j*ldb+p]
-				} else {
-					bv = b[p*ldb+j]
-				}
-				acc += float64(av) * float64(bv)
-			}
-			v := alpha * acc
-			if beta != 0 {
-				v += beta * float64(c[i*ldc+j])
-			}
-			out[i*n+j] = v
-		}
-	}
-	return out
-}
-
 func (s *suite) matmul(t *testing.T) {
 	type tc struct {
 		m, n, k     int
@@ -388,7 +358,7 @@ func (s *suite) matmul(t *testing.T) {
 			C: device.Ptr{Handle: dc.h}, M: uint64(c.m), N: uint64(c.n), K: uint64(c.k),
 			LDA: uint64(lda), LDB: uint64(ldb), LDC: uint64(ldc), TransA: c.ta, TransB: c.tb, Alpha: c.alpha, Beta: c.beta})
 		got := s.download(t, dc)
-		want := refMatmul(c.m, c.n, c.k, c.alpha, a, lda, c.ta, b, ldb, c.tb, c.beta, cv, ldc)
+		want := device.ReferenceMatmul(c.m, c.n, c.k, c.alpha, a, lda, c.ta, b, ldb, c.tb, c.beta, cv, ldc)
 		tol := 2e-5 * math.Sqrt(float64(c.k)) * 4
 		for i := 0; i < c.m; i++ {
 			for j := 0; j < c.n; j++ {
