@@ -18,7 +18,7 @@ GPU_PLUGIN_LDFLAGS ?= -Wl,--version-script=plugins/cuda/exports.map -Wl,-z,defs
 GPU_PLUGIN_LDLIBS  ?= -ldl -lpthread -lm
 
 CUDA_PLUGIN := $(PLUGIN_DIR)/libstark_cuda.so
-CUDA_DEPS   := plugins/cuda/cuda.c plugins/cuda/cuda_api.h plugins/cuda/gpu_common.h plugins/cuda/kernels.cu \
+CUDA_DEPS   := plugins/cuda/cuda.c plugins/cuda/cuda_api.h plugins/cuda/gpu_common.h plugins/cuda/gpu_plugin.h plugins/cuda/kernels.cu \
 	plugins/cuda/kernels_sm52.ptx plugins/cuda/exports.map abi/stark_device.h
 
 .PHONY: plugin-cuda plugin-cuda-ptx plugin-cuda-check
@@ -93,7 +93,7 @@ $(GPU_TEST_DIR)/san/libstark_cuda.so: $(CUDA_DEPS)
 	@mkdir -p $(@D)
 	$(GPU_PLUGIN_CC) $(GPU_PLUGIN_CFLAGS) $(GPU_TEST_SAN) -g -Wa,-Iplugins/cuda -Wl,--version-script=plugins/cuda/exports.map -o $@ plugins/cuda/cuda.c $(GPU_PLUGIN_LDLIBS)
 # (rocm's plugin.mk is read after this one: its variables are not set yet)
-$(GPU_TEST_DIR)/san/libstark_rocm.so: plugins/rocm/rocm.c plugins/rocm/hip_api.h plugins/cuda/gpu_common.h \
+$(GPU_TEST_DIR)/san/libstark_rocm.so: plugins/rocm/rocm.c plugins/rocm/hip_api.h plugins/cuda/gpu_common.h plugins/cuda/gpu_plugin.h \
 		plugins/cuda/kernels.cu plugins/cuda/exports.map abi/stark_device.h
 	@mkdir -p $(@D)
 	$(GPU_PLUGIN_CC) $(GPU_PLUGIN_CFLAGS) $(GPU_TEST_SAN) -g -Wa,-Iplugins/cuda -Wl,--version-script=plugins/cuda/exports.map -o $@ plugins/rocm/rocm.c $(GPU_PLUGIN_LDLIBS)

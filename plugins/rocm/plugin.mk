@@ -11,7 +11,7 @@ GPU_PLUGIN_LDFLAGS ?= -Wl,--version-script=plugins/cuda/exports.map -Wl,-z,defs
 GPU_PLUGIN_LDLIBS  ?= -ldl -lpthread -lm
 
 ROCM_PLUGIN := $(PLUGIN_DIR)/libstark_rocm.so
-ROCM_DEPS   := plugins/rocm/rocm.c plugins/rocm/hip_api.h plugins/cuda/gpu_common.h plugins/cuda/kernels.cu \
+ROCM_DEPS   := plugins/rocm/rocm.c plugins/rocm/hip_api.h plugins/cuda/gpu_common.h plugins/cuda/gpu_plugin.h plugins/cuda/kernels.cu \
 	plugins/cuda/exports.map abi/stark_device.h
 
 .PHONY: plugin-rocm
