@@ -29,6 +29,7 @@ include capi/ctest.mk
 include examples/c.mk
 include bench/c/bench.mk
 include bindings/python/python.mk
+include bindings/rust/rust.mk
 
 # Device backend plugins: build/lib/stark/libstark_<name>.so.
 PLUGIN_DIR ?= build/lib/stark
@@ -68,7 +69,7 @@ run-wasm: guests
 	$(GO) run ./examples/wasm/host -dir $(WASM_OUT)
 
 ## test: install what the tests need, then run every test (race detector on).
-test: deps guests lib plugins fmt-check vet unit test-c examples-c plugin-cuda-check test-python
+test: deps guests lib plugins fmt-check vet unit test-c examples-c plugin-cuda-check test-python test-rust
 
 deps: deps-sys
 	$(GO) mod download
