@@ -69,8 +69,13 @@ type native struct {
 	index uint32       // slot in natives (the low half of its ctx handles)
 	h     uint64
 
-	turn   atomic.Uint32                 // bumped around each callback: a ctx is valid for one turn only
-	ctx    atomic.Pointer[actor.Context] // the callback in progress, or nil
+	// turn and ctx belong to the thread running the native's callbacks: a
+	// ctx handle is only legal on that thread during its callback, so plain
+	// fields suffice (an atomic read-modify-write per callback is a tenth of
+	// a native hop). turn moves on at every callback: a ctx is valid for
+	// one turn only; ctx is the callback in progress, or nil.
+	turn uint32
+	ctx  *actor.Context
 	reason string                        // stark_ctx_fail
 	freed  atomic.Bool
 }
@@ -94,7 +99,7 @@ func newNative(r *runtimeObj, def *C.stark_actor_def) (*native, C.stark_status) 
 		return nil, fail(sExhausted, "stark: out of memory")
 	}
 	n.msg.struct_size = C.sizeof_stark_msg
-	n.turn.Store(rand.Uint32())
+	n.turn = rand.Uint32()
 	n.h = natives.add(n)
 	if n.h == 0 {
 		C.free(unsafe.Pointer(n.msg))
@@ -199,14 +204,15 @@ func (n *native) producer() actor.Producer {
 
 // begin opens a callback turn and returns its ctx handle.
 func (n *native) begin(ctx *actor.Context) C.stark_ctx {
-	n.ctx.Store(ctx)
+	n.ctx = ctx
 	n.reason = ""
-	return C.stark_ctx(uint64(n.turn.Add(1))<<32 | uint64(n.index))
+	n.turn++
+	return C.stark_ctx(uint64(n.turn)<<32 | uint64(n.index))
 }
 
 // end closes it: the ctx handle given out is stale from now on.
 func (n *native) end() {
-	n.ctx.Store(nil) // the ctx handed out is refused from now on; the next begin moves the turn on
+	n.ctx = nil // the ctx handed out is refused from now on; the next begin moves the turn on
 }
 
 // outbox returns the native's stark_ctx_post outbox (C memory).
@@ -342,8 +348,8 @@ func (a *nativeActor) Receive(ctx *actor.Context, m *actor.Envelope) error {
 // the callback it was given to, which must still be running.
 func ctxNative(c C.stark_ctx, fn string) (*native, *actor.Context, C.stark_status) {
 	n := natives.at(uint32(c))
-	if n != nil && n.turn.Load() == uint32(uint64(c)>>32) {
-		if ctx := n.ctx.Load(); ctx != nil {
+	if n != nil && n.turn == uint32(uint64(c)>>32) {
+		if ctx := n.ctx; ctx != nil {
 			return n, ctx, sOK
 		}
 	}
