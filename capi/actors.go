@@ -74,9 +74,9 @@ type native struct {
 	// fields suffice (an atomic read-modify-write per callback is a tenth of
 	// a native hop). turn moves on at every callback: a ctx is valid for
 	// one turn only; ctx is the callback in progress, or nil.
-	turn uint32
-	ctx  *actor.Context
-	reason string                        // stark_ctx_fail
+	turn   uint32
+	ctx    *actor.Context
+	reason string // stark_ctx_fail
 	freed  atomic.Bool
 }
 
