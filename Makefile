@@ -77,9 +77,10 @@ deps: deps-sys
 
 # Debian packages: clang, lld, wasi-libc and the wasm32 builtins for the C
 # guests; the Vulkan loader and headers, glslang and Mesa's lavapipe for the
-# vulkan plugin and its tests; pkg-config for the install check.
+# vulkan plugin and its tests; pkg-config for the install check; valgrind
+# for the C ABI suite.
 SYS_APT := clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 \
-	libvulkan-dev glslang-tools mesa-vulkan-drivers pkg-config
+	libvulkan-dev glslang-tools mesa-vulkan-drivers pkg-config valgrind
 ## deps-sys: install the system packages the build and tests need (apt, when missing).
 deps-sys:
 	@missing=$$(for p in $(SYS_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -63,11 +63,10 @@ import (
 // top-level native belongs to one actor; a supervisor child's native is
 // shared by the successive actors made from the spec (never at once).
 type native struct {
-	rt    *runtimeObj
-	def   C.stark_actor_def
-	msg   *C.stark_msg // C memory, reused for every callback
-	index uint32       // slot in natives (the low half of its ctx handles)
-	h     uint64
+	rt  *runtimeObj
+	def C.stark_actor_def
+	msg *C.stark_msg // C memory, reused for every callback
+	h   uint64
 
 	// turn and ctx belong to the thread running the native's callbacks: a
 	// ctx handle is only legal on that thread during its callback, so plain
@@ -105,7 +104,6 @@ func newNative(r *runtimeObj, def *C.stark_actor_def) (*native, C.stark_status) 
 		C.free(unsafe.Pointer(n.msg))
 		return nil, fail(sExhausted, "stark: too many native actors")
 	}
-	n.index = uint32(n.h)
 	return n, sOK
 }
 
@@ -207,7 +205,7 @@ func (n *native) begin(ctx *actor.Context) C.stark_ctx {
 	n.ctx = ctx
 	n.reason = ""
 	n.turn++
-	return C.stark_ctx(uint64(n.turn)<<32 | uint64(n.index))
+	return C.stark_ctx(uint64(n.turn)<<32 | uint64(uint32(n.h))) // its slot: the low half of the handle
 }
 
 // end closes it: the ctx handle given out is stale from now on.

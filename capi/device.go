@@ -19,9 +19,8 @@ static inline const char *stark__lib_path(void) {
 import "C"
 
 import (
-	"os"
+	"errors"
 	"path/filepath"
-	"strings"
 	"unsafe"
 
 	"github.com/stark-rt/stark/host/actor"
@@ -145,41 +144,52 @@ func stark_device_backend_name(h C.stark_runtime, name *C.char, capacity C.size_
 	if name == nil || capacity == 0 {
 		return fail(sInvalid, "%s: name is NULL or cap is 0", fn)
 	}
-	r, st := lookupRuntime(h, fn)
+	_, m, st := runtimeDevices(h, fn)
 	if st != sOK {
 		return st
-	}
-	m, err := r.devices()
-	if err != nil {
-		return fromDeviceErr(fn, err)
 	}
 	putCString(unsafe.Slice(name, int(min(capacity, 1<<16))), m.Name())
 	return sOK
 }
 
-// fromDeviceErr maps device errors onto the ABI's statuses.
+// fromDeviceErr records a device error for fn. abi/stark_device.h uses the
+// numbers of abi/stark.h, so the status carries over; a lost device, which
+// stark.h has no code for, is an internal error with its message.
 func fromDeviceErr(fn string, err error) C.stark_status {
 	if err == nil {
 		return sOK
 	}
 	setError(fn + ": " + err.Error())
-	switch device.StatusOf(err) {
-	case 1:
-		return sInvalid
-	case 2:
-		return sNotFound
-	case 3:
-		return sTimeout
-	case 5:
-		return sExhausted
-	case 6:
-		return sStopped
-	case 7:
-		return sUnsupported
-	case 10:
-		return sTooLarge
+	if errors.Is(err, device.ErrLost) {
+		return sInternal
 	}
-	return sInternal
+	return C.stark_status(device.StatusOf(err))
+}
+
+// runtimeDevices resolves a runtime handle and starts its device backend.
+func runtimeDevices(h C.stark_runtime, fn string) (*runtimeObj, *device.Manager, C.stark_status) {
+	r, st := lookupRuntime(h, fn)
+	if st != sOK {
+		return nil, nil, st
+	}
+	m, err := r.devices()
+	if err != nil {
+		return nil, nil, fromDeviceErr(fn, err)
+	}
+	return r, m, sOK
+}
+
+// deviceInfos lists the devices of the runtime's current backend.
+func deviceInfos(h C.stark_runtime, fn string) ([]device.Info, C.stark_status) {
+	_, m, st := runtimeDevices(h, fn)
+	if st != sOK {
+		return nil, st
+	}
+	infos, err := m.Backend().Devices()
+	if err != nil {
+		return nil, fromDeviceErr(fn, err)
+	}
+	return infos, sOK
 }
 
 //export stark_device_count
@@ -190,17 +200,9 @@ func stark_device_count(h C.stark_runtime, n *C.uint32_t) (st C.stark_status) {
 		return fail(sInvalid, "%s: n is NULL", fn)
 	}
 	*n = 0
-	r, st := lookupRuntime(h, fn)
+	infos, st := deviceInfos(h, fn)
 	if st != sOK {
 		return st
-	}
-	m, err := r.devices()
-	if err != nil {
-		return fromDeviceErr(fn, err)
-	}
-	infos, err := m.Backend().Devices()
-	if err != nil {
-		return fromDeviceErr(fn, err)
 	}
 	*n = C.uint32_t(len(infos))
 	return sOK
@@ -213,17 +215,9 @@ func stark_device_get_info(h C.stark_runtime, dev C.uint32_t, out *C.stark_devic
 	if out == nil || uintptr(out.struct_size) < unsafe.Sizeof(*out) {
 		return fail(sInvalid, "%s: out is NULL or its struct_size is not sizeof(stark_device_info)", fn)
 	}
-	r, st := lookupRuntime(h, fn)
+	infos, st := deviceInfos(h, fn)
 	if st != sOK {
 		return st
-	}
-	m, err := r.devices()
-	if err != nil {
-		return fromDeviceErr(fn, err)
-	}
-	infos, err := m.Backend().Devices()
-	if err != nil {
-		return fromDeviceErr(fn, err)
 	}
 	if int(dev) >= len(infos) {
 		return fail(sNotFound, "%s: device %d of %d", fn, dev, len(infos))
@@ -253,13 +247,9 @@ func stark_device_alloc(h C.stark_runtime, dev C.uint32_t, bytes C.uint64_t, out
 		return fail(sInvalid, "%s: out is NULL", fn)
 	}
 	*out = 0
-	r, st := lookupRuntime(h, fn)
+	r, m, st := runtimeDevices(h, fn)
 	if st != sOK {
 		return st
-	}
-	m, err := r.devices()
-	if err != nil {
-		return fromDeviceErr(fn, err)
 	}
 	b, err := m.Alloc(int(dev), uint64(bytes))
 	if err != nil {
@@ -430,13 +420,9 @@ func stark_device_run(h C.stark_runtime, op C.stark__cdevop) (st C.stark_status)
 func stark_device_sync(h C.stark_runtime, dev C.uint32_t) (st C.stark_status) {
 	defer guard(&st)
 	const fn = "stark_device_sync"
-	r, st := lookupRuntime(h, fn)
+	_, m, st := runtimeDevices(h, fn)
 	if st != sOK {
 		return st
-	}
-	m, err := r.devices()
-	if err != nil {
-		return fromDeviceErr(fn, err)
 	}
 	return fromDeviceErr(fn, m.Backend().Sync(int(dev)))
 }
@@ -480,6 +466,3 @@ func stark_ctx_take_device_buffer(c C.stark_ctx, out *C.stark_dbuf) (st C.stark_
 	*out = C.stark_dbuf(n.msg.device_buffer)
 	return sOK
 }
-
-var _ = os.Getenv
-var _ = strings.TrimSpace

@@ -17,21 +17,20 @@ import (
 	"github.com/stark-rt/stark/host/wasm"
 )
 
-// Status codes of abi/stark.h (the numbers are the guest contract's, plus
-// STARK_FAILED).
+// Status codes, from abi/stark.h itself.
 const (
-	sOK          C.stark_status = 0
-	sInvalid     C.stark_status = 1
-	sNotFound    C.stark_status = 2
-	sTimeout     C.stark_status = 3
-	sFull        C.stark_status = 4
-	sExhausted   C.stark_status = 5
-	sStopped     C.stark_status = 6
-	sUnsupported C.stark_status = 7
-	sInternal    C.stark_status = 8
-	sDenied      C.stark_status = 9
-	sTooLarge    C.stark_status = 10
-	sFailed      C.stark_status = 11
+	sOK          C.stark_status = C.STARK_OK
+	sInvalid     C.stark_status = C.STARK_INVALID
+	sNotFound    C.stark_status = C.STARK_NOT_FOUND
+	sTimeout     C.stark_status = C.STARK_TIMEOUT
+	sFull        C.stark_status = C.STARK_FULL
+	sExhausted   C.stark_status = C.STARK_EXHAUSTED
+	sStopped     C.stark_status = C.STARK_STOPPED
+	sUnsupported C.stark_status = C.STARK_UNSUPPORTED
+	sInternal    C.stark_status = C.STARK_INTERNAL
+	sDenied      C.stark_status = C.STARK_DENIED
+	sTooLarge    C.stark_status = C.STARK_TOO_LARGE
+	sFailed      C.stark_status = C.STARK_FAILED
 )
 
 // setError records msg as the calling thread's last error. The exported

@@ -40,12 +40,7 @@ type runtimeObj struct {
 	polled                  map[actor.Ref]*pollerObj // polled actors, to tell their poller when they end
 }
 
-var (
-	runtimes table[runtimeObj]
-	// sizeOK checks a caller's struct_size against the smallest struct
-	// this library accepts (the first version's).
-	errStopped = errors.New("stark: runtime is shut down")
-)
+var runtimes table[runtimeObj]
 
 // has reports whether a struct of size bytes (the caller's struct_size)
 // contains the field at off of n bytes.

@@ -11,7 +11,6 @@ import "C"
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -151,17 +150,22 @@ func stark_ask(h C.stark_runtime, to C.stark_ref, tag C.uint32_t, data C.stark__
 	if st != sOK {
 		return st
 	}
-	ctx := context.Background()
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, dur(timeout))
-		defer cancel()
-	}
+	ctx, cancel := timeoutContext(timeout)
+	defer cancel()
 	env, err := r.rt.Ask(ctx, actor.Ref(to), uint32(tag), b)
 	if err != nil {
 		return fromErr(err)
 	}
 	return fillReply("stark_ask", r, &env, out)
+}
+
+// timeoutContext bounds a blocking call by timeout nanoseconds (0: no
+// bound of its own; the runtime's ask timeout applies).
+func timeoutContext(timeout C.uint64_t) (context.Context, context.CancelFunc) {
+	if timeout == 0 {
+		return context.Background(), func() {}
+	}
+	return context.WithTimeout(context.Background(), dur(timeout))
 }
 
 // fillReply hands a reply envelope to C: a pooled buffer by handle (zero
@@ -498,5 +502,3 @@ func releaseTimersOf(r *runtimeObj) {
 		}
 	}
 }
-
-var _ = fmt.Sprintf

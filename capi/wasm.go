@@ -11,6 +11,8 @@ import "C"
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"strings"
 	"unsafe"
 
@@ -109,7 +111,7 @@ func stark_wasm_load_file(h C.stark_runtime, path C.stark__cchar, flags C.uint32
 	}
 	m, err := e.CompileFile(context.Background(), p, opts...)
 	if err != nil {
-		if strings.Contains(err.Error(), "no such file") {
+		if errors.Is(err, fs.ErrNotExist) {
 			return fail(sNotFound, "%s: %v", fn, err)
 		}
 		return fromErr(err)
@@ -129,11 +131,7 @@ func lookupModule(r *runtimeObj, h C.stark_module, fn string) (*moduleObj, C.sta
 func stark_wasm_register(h C.stark_runtime, name C.stark__cchar, module C.stark_module) (st C.stark_status) {
 	defer guard(&st)
 	const fn = "stark_wasm_register"
-	r, st := lookupRuntime(h, fn)
-	if st != sOK {
-		return st
-	}
-	s, st := cstring(fn, "name", name)
+	r, s, st := named(h, fn, "name", name)
 	if st != sOK {
 		return st
 	}
@@ -321,11 +319,7 @@ func stark_wasm_upgrade(h C.stark_runtime, ref C.stark_ref, module C.stark_modul
 	if err != nil {
 		return fromErr(err)
 	}
-	ctx := context.Background()
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, dur(timeout))
-		defer cancel()
-	}
+	ctx, cancel := timeoutContext(timeout)
+	defer cancel()
 	return fromErr(e.Upgrade(ctx, r.rt, actor.Ref(ref), m.m))
 }

@@ -33,10 +33,10 @@ $(PY_BIN)/python:
 
 python-venv: $(PY_BIN)/python
 
-## python-install: build libstark.so with $(GO) and pip-install ./bindings/python (+ test deps) into $(PY_VENV).
-python-install: python-venv
+## python-install: pip-install ./bindings/python (+ test deps) into $(PY_VENV), shipping the libstark.so `make lib` built.
+python-install: python-venv lib
 	$(PY_BIN)/python -m pip install -q $(PY_TEST_DEPS)
-	GO="$(GO)" $(PY_BIN)/python -m pip install -q --force-reinstall --no-deps ./bindings/python
+	STARK_PREBUILT_LIB=$(abspath $(LIB)) $(PY_BIN)/python -m pip install -q --force-reinstall --no-deps ./bindings/python
 
 ## test-python: the Python package's tests (pytest) and examples, in $(PY_VENV).
 test-python: python-install guests

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from setuptools import Command, setup
@@ -48,6 +49,14 @@ class BuildLib(Command):
         self.set_undefined_options("build_py", ("build_lib", "build_lib"))
 
     def run(self) -> None:
+        assert self.build_lib is not None
+        out = Path(self.build_lib).resolve() / "stark" / "libstark.so"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        prebuilt = os.environ.get("STARK_PREBUILT_LIB")
+        if prebuilt:  # make test: the library `make lib` already built
+            print(f"stark: using {prebuilt}")
+            shutil.copyfile(prebuilt, out)
+            return
         go = os.environ.get("GO", "go")
         if shutil.which(go) is None:
             raise SystemExit(
@@ -55,11 +64,12 @@ class BuildLib(Command):
                 "Install Go (https://go.dev/dl/, the version in go.mod) and retry, or set GO=/path/to/go."
             )
         root = repo_root()
-        assert self.build_lib is not None
-        out = Path(self.build_lib).resolve() / "stark" / "libstark.so"
-        out.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, CGO_ENABLED="1")
-        cmd = [go, "build", "-buildmode=c-shared", "-trimpath", "-o", str(out), "./capi"]
+        cmd = [go, "build", "-buildmode=c-shared", "-trimpath"]
+        if sys.platform.startswith("linux"):  # as `make lib`: export the C ABI only
+            script = root / "capi" / "libstark.map"
+            cmd.append(f"-ldflags=-extldflags '-Wl,-soname,libstark.so.1 -Wl,--version-script={script}'")
+        cmd += ["-o", str(out), "./capi"]
         print("stark: " + " ".join(cmd) + f"  (in {root})")
         try:
             subprocess.run(cmd, cwd=root, env=env, check=True)

@@ -1,6 +1,7 @@
 package device
 
 import (
+	"errors"
 	"math/bits"
 	"sync"
 )
@@ -80,7 +81,7 @@ func (c *Cache) Alloc(dev int, bytes uint64) (uint64, error) {
 	c.stats.Misses++
 	c.mu.Unlock()
 	h, err := c.Backend.Alloc(dev, k.size)
-	if err != nil && (isExhausted(err)) {
+	if errors.Is(err, ErrExhausted) {
 		c.Trim() // give idle memory back and try once more
 		h, err = c.Backend.Alloc(dev, k.size)
 	}
@@ -92,11 +93,6 @@ func (c *Cache) Alloc(dev int, bytes uint64) (uint64, error) {
 	c.stats.LiveBytes += k.size
 	c.mu.Unlock()
 	return h, nil
-}
-
-func isExhausted(err error) bool {
-	e, ok := err.(*Error)
-	return ok && e.Kind == ErrExhausted || err == ErrExhausted
 }
 
 // Free keeps the handle for reuse, or frees it when the cache is full.

@@ -71,7 +71,6 @@ type Engine struct {
 	mu      sync.Mutex
 	modules map[moduleKey]*Module // compiled modules by content hash and mode
 	named   map[string]*Module    // modules guests may spawn by name
-	closed  bool
 
 	compiles    atomic.Uint64
 	cacheHits   atomic.Uint64
@@ -169,7 +168,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, opts ...CompileOption
 	}
 	key := moduleKey{hash: sha256.Sum256(wasm), trusted: cc.trusted}
 	e.mu.Lock()
-	if e.closed {
+	if e.closing.Load() {
 		e.mu.Unlock()
 		return nil, ErrClosed
 	}
@@ -207,7 +206,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte, opts ...CompileOption
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
+	if e.closing.Load() {
 		_ = compiled.Close(ctx)
 		return nil, ErrClosed
 	}
@@ -238,7 +237,7 @@ func (e *Engine) Register(name string, m *Module) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
+	if e.closing.Load() {
 		return ErrClosed
 	}
 	e.named[name] = m
@@ -308,14 +307,9 @@ func (e *Engine) Stats() Stats {
 // until they stop; stop them (shut the runtime down) before Close to
 // release everything at once. Close never frees code a guest is running.
 func (e *Engine) Close(ctx context.Context) error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
+	if e.closing.Swap(true) {
 		return nil
 	}
-	e.closed = true
-	e.mu.Unlock()
-	e.closing.Store(true)
 	if e.instances.Load() == 0 {
 		return e.release(ctx)
 	}

@@ -98,11 +98,6 @@ func (in *instance) writeU64(imp string, ptr uint32, v uint64) {
 
 func result(stack []uint64, s Status) { stack[0] = uint64(uint32(int32(s))) }
 
-// context returns the actor context of the running call, or nil outside
-// one (a probe, _initialize), where the calls that need it report
-// StatusUnsupported.
-func (in *instance) context() *actor.Context { return in.actx }
-
 func hostSend(in *instance, stack []uint64) {
 	to, tag := actor.Ref(stack[0]), uint32(stack[1])
 	data, st := in.payload("send", uint32(stack[2]), uint32(stack[3]))
@@ -110,12 +105,12 @@ func hostSend(in *instance, stack []uint64) {
 		result(stack, st)
 		return
 	}
-	ctx := in.context()
+	ctx := in.actx
 	if ctx == nil {
 		result(stack, StatusUnsupported)
 		return
 	}
-	result(stack, StatusOf(ctx.Send(to, tag, data)))
+	result(stack, StatusOf(ctx.SendBytes(to, tag, data)))
 }
 
 func hostReply(in *instance, stack []uint64) {
@@ -125,12 +120,12 @@ func hostReply(in *instance, stack []uint64) {
 		result(stack, st)
 		return
 	}
-	ctx := in.context()
+	ctx := in.actx
 	if ctx == nil || ctx.Message() == nil {
 		result(stack, StatusNotFound)
 		return
 	}
-	result(stack, StatusOf(ctx.Reply(tag, data)))
+	result(stack, StatusOf(ctx.ReplyBytes(tag, data)))
 }
 
 func hostSelf(in *instance, stack []uint64) {
@@ -142,7 +137,7 @@ func hostSelf(in *instance, stack []uint64) {
 }
 
 func hostSender(in *instance, stack []uint64) {
-	if ctx := in.context(); ctx != nil {
+	if ctx := in.actx; ctx != nil {
 		stack[0] = uint64(ctx.Sender())
 		return
 	}
@@ -176,7 +171,7 @@ func hostLog(in *instance, stack []uint64) {
 }
 
 func hostNow(in *instance, stack []uint64) {
-	if ctx := in.context(); ctx != nil {
+	if ctx := in.actx; ctx != nil {
 		stack[0] = uint64(ctx.Now().UnixNano())
 		return
 	}
@@ -191,11 +186,11 @@ func hostSetTimer(in *instance, stack []uint64) {
 	case st != StatusOK:
 	case delay < 0 || (repeat != 0 && delay == 0) || repeat > 1:
 		st = StatusInvalid
-	case in.context() == nil || in.owner == nil:
+	case in.actx == nil || in.owner == nil:
 		st = StatusUnsupported
 	default:
 		var id uint64
-		id, st = in.owner.setTimer(in.context(), time.Duration(delay), tag, data, repeat == 1)
+		id, st = in.owner.setTimer(in.actx, time.Duration(delay), tag, data, repeat == 1)
 		if st == StatusOK {
 			in.writeU64("set_timer", idOut, id)
 		}
@@ -234,7 +229,7 @@ func hostSpawn(in *instance, stack []uint64) {
 		result(stack, st)
 		return
 	}
-	ctx := in.context()
+	ctx := in.actx
 	if ctx == nil || in.owner == nil {
 		result(stack, StatusUnsupported)
 		return
@@ -254,7 +249,7 @@ func hostLookup(in *instance, stack []uint64) {
 		result(stack, st)
 		return
 	}
-	ctx := in.context()
+	ctx := in.actx
 	if ctx == nil {
 		result(stack, StatusUnsupported)
 		return
@@ -280,7 +275,7 @@ func hostFail(in *instance, stack []uint64) {
 func hostNext(in *instance, stack []uint64) {
 	info := uint32(stack[0])
 	in.view("next", info, 12)
-	ctx := in.context()
+	ctx := in.actx
 	if ctx == nil || ctx.Message() == nil || in.pending != nil {
 		stack[0] = 0
 		return
